@@ -1,0 +1,1 @@
+"""Chegou Hub: the Slack-first operations hub."""

@@ -1,0 +1,1 @@
+"""Offline sandbox: the Slack simulator, demo orchestration and console."""

@@ -1,0 +1,1 @@
+"""Roles, confirmations and the audit log."""

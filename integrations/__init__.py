@@ -1,0 +1,1 @@
+"""External services: one package per service, plus the shared runtime."""

@@ -1,0 +1,1 @@
+"""Shared client machinery: the only way out to external APIs."""

@@ -1,0 +1,1 @@
+"""Scheduled jobs, alert rules, job runs and dead letters."""
