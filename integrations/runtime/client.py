@@ -8,19 +8,44 @@ single-flight, the retry policy and the call recorder. Area clients build on `Se
 
 `retry=None` means "retry only if the method is safe" (GET/HEAD/OPTIONS); pass `retry=True` for
 POSTs that only read (GraphQL queries) and never for calls that spend money or change state.
+
+What one `request` does:
+
+1. `cache=True` and the integration's TTL > 0: answer from the cache, or join the identical
+   request already in flight (single-flight), or become that request.
+2. Up to `retry_attempts` attempts (1 when retrying is not allowed). Before each attempt the
+   integration's rate limiter is asked for `cost` tokens (waiting on the clock; failing fast
+   with `RateLimitedError` if the server paused us for longer than `retry_after_cap_seconds`).
+3. Each attempt is recorded (integration, operation, latency, status, category, attempt) in the
+   batched `api_calls` buffer and in Prometheus.
+4. Retried only on timeouts, network errors, 502/503/504 and 429; 429 waits `Retry-After`
+   (and pauses the whole integration for it); a `Retry-After` above the cap is not waited for:
+   the caller gets the `RateLimitedError` with `retry_after`. Other waits are exponential between
+   `retry_wait_min_seconds` and `retry_wait_max_seconds`, through `clock.sleep`.
+
+Integration keys may carry a sub-key (`shopify:loja1`): each key gets its own limiter and cache
+(Shopify's limits are per store) with the defaults and overrides of its base name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json as jsonlib
+import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import wait_exponential as _wait_exponential
 
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.logging_setup import REDACTOR, install_redaction
+from integrations.runtime import metrics
+from integrations.runtime.cache import DEFAULT_CACHE_TTLS, TTLCache, request_key
 from integrations.runtime.errors import (
     AuthError,
     BadResponse,
@@ -30,16 +55,63 @@ from integrations.runtime.errors import (
     RateLimitedError,
     TimeoutError_,
     UpstreamUnavailable,
+    category_of,
 )
-from integrations.runtime.recorder import CallRecord, CallRecorder
+from integrations.runtime.ratelimit import (
+    DEFAULT_RATE_LIMITS,
+    FALLBACK_RATE_LIMIT,
+    RateLimit,
+    RateLimiter,
+)
+from integrations.runtime.recorder import CallRecord, CallRecorder, base_name
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from bot.settings import Settings
 
+__all__ = [
+    "SAFE_METHODS",
+    "CallRecord",
+    "Runtime",
+    "ServiceClient",
+]
+
+log = logging.getLogger(__name__)
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRYABLE_STATUSES = frozenset({502, 503, 504})
 RECENT_RECORDS = 1000
+_BODY_SNIPPET = 200
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """An immutable copy of a successful response (what the cache and flights share)."""
+
+    status_code: int
+    headers: tuple[tuple[str, str], ...]
+    content: bytes
+    method: str
+    url: str
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> CachedResponse:
+        return cls(
+            response.status_code,
+            tuple(response.headers.multi_items()),
+            response.content,
+            response.request.method,
+            str(response.request.url),
+        )
+
+    def to_response(self) -> httpx.Response:
+        return httpx.Response(
+            self.status_code,
+            headers=list(self.headers),
+            content=self.content,
+            request=httpx.Request(self.method, self.url),
+        )
 
 
 class ServiceClient:
@@ -57,16 +129,26 @@ class ServiceClient:
         self.integration = integration
         self.base_url = base_url.rstrip("/")
         self.secrets = tuple(s for s in secrets if s)
+        REDACTOR.add(*self.secrets)
         settings = runtime.settings
+        self._headers = dict(headers or {})
+        # Two clients of one integration with different credentials never share cache entries.
+        self._identity = hashlib.sha256(
+            jsonlib.dumps(sorted(self._headers.items())).encode()
+        ).hexdigest()
         self._http = httpx.Client(
             base_url=self.base_url,
-            headers=headers or {},
+            headers=self._headers,
             timeout=timeout
             or httpx.Timeout(
                 settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
             ),
+            limits=httpx.Limits(
+                max_connections=20, max_keepalive_connections=10, keepalive_expiry=30
+            ),
         )
 
+    # --- public API -----------------------------------------------------------------------
     def request(
         self,
         method: str,
@@ -83,49 +165,218 @@ class ServiceClient:
         cost: float = 1.0,
     ) -> httpx.Response:
         """Send one request; raise a typed `IntegrationError` for any failure."""
-        clock = self.runtime.clock
-        started = clock.now()
-        t0 = clock.monotonic()
-        try:
-            response = self._http.request(
-                method,
-                path,
-                params=params,
-                json=json,
-                data=data,
-                content=content,
-                headers=headers,
-            )
-            self._raise_for_status(response, operation)
-        except IntegrationError as exc:
-            self._record(operation, started, t0, exc.status_code, exc)
-            raise
-        except httpx.TimeoutException as exc:
-            err = TimeoutError_("timed out", integration=self.integration, operation=operation)
-            self._record(operation, started, t0, None, err)
-            raise err from exc
-        except httpx.TransportError as exc:
-            err2 = NetworkError(
-                f"network error: {type(exc).__name__}",
-                integration=self.integration,
-                operation=operation,
-            )
-            self._record(operation, started, t0, None, err2)
-            raise err2 from exc
-        self._record(operation, started, t0, response.status_code, None)
+        response, _ = self._call(
+            method,
+            path,
+            operation=operation,
+            params=params,
+            json=json,
+            data=data,
+            content=content,
+            headers=headers,
+            retry=retry,
+            cache=cache,
+            cost=cost,
+            parse=False,
+        )
         return response
 
     def json(self, method: str, path: str, *, operation: str, **kwargs: Any) -> Any:
-        response = self.request(method, path, operation=operation, **kwargs)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise BadResponse(
-                "response is not valid JSON", integration=self.integration, operation=operation
-            ) from exc
+        """`request` + JSON decoding; a body that is not JSON is a recorded `bad_response`."""
+        _, parsed = self._call(method, path, operation=operation, parse=True, **kwargs)
+        return parsed
 
     def close(self) -> None:
         self._http.close()
+
+    # --- internals ------------------------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        retry: bool | None = None,
+        cache: bool = False,
+        cost: float = 1.0,
+        parse: bool,
+    ) -> tuple[httpx.Response, Any]:
+        method = method.upper()
+        allowed = retry if retry is not None else method in SAFE_METHODS
+
+        def fetch() -> tuple[httpx.Response, Any]:
+            return self._with_retries(
+                allowed,
+                lambda attempt: self._attempt(
+                    method,
+                    path,
+                    operation=operation,
+                    params=params,
+                    json=json,
+                    data=data,
+                    content=content,
+                    headers=headers,
+                    cost=cost,
+                    parse=parse,
+                    attempt=attempt,
+                ),
+            )
+
+        store = self.runtime.cache(self.integration)
+        if not (cache and store.enabled):
+            return fetch()
+
+        key = request_key(
+            method,
+            self.base_url + path,
+            params,
+            json if json is not None else data if data is not None else content,
+            [self._identity, sorted((headers or {}).items())],
+        )
+        stored, outcome = store.get_or_fetch(key, lambda: CachedResponse.of(fetch()[0]))
+        metrics.CACHE.labels(base_name(self.integration), outcome).inc()
+        response = stored.to_response()
+        if not parse:
+            return response, None
+        try:
+            return response, response.json()
+        except ValueError as exc:  # only reachable if a non-JSON body was cached by request()
+            raise BadResponse(
+                "cached response is not valid JSON",
+                integration=self.integration,
+                operation=operation,
+                status_code=response.status_code,
+            ) from exc
+
+    def _with_retries(
+        self, allowed: bool, attempt_fn: Callable[[int], tuple[httpx.Response, Any]]
+    ) -> tuple[httpx.Response, Any]:
+        runtime = self.runtime
+        attempts = max(1, runtime.settings.retry_attempts) if allowed else 1
+        if attempts == 1:
+            return attempt_fn(1)
+        counter = {"n": 0}
+
+        def one() -> tuple[httpx.Response, Any]:
+            counter["n"] += 1
+            return attempt_fn(counter["n"])
+
+        retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=runtime.retry_wait,
+            retry=retry_if_exception(runtime.is_retryable),
+            sleep=runtime.clock.sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        return retrying(one)
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        category = category_of(exc) if exc else "unknown"
+        metrics.RETRIES.labels(base_name(self.integration), category).inc()
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "retrying call integration=%s operation=%s attempt=%d category=%s wait_s=%.2f",
+            self.integration,
+            getattr(exc, "operation", ""),
+            state.attempt_number + 1,
+            category,
+            wait,
+        )
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: Any,
+        json: Any,
+        data: Any,
+        content: bytes | None,
+        headers: dict[str, str] | None,
+        cost: float,
+        parse: bool,
+        attempt: int,
+    ) -> tuple[httpx.Response, Any]:
+        runtime = self.runtime
+        waited = runtime.limiter(self.integration).acquire(cost)
+        if waited:
+            metrics.RATE_LIMIT_WAIT.labels(base_name(self.integration)).inc(waited)
+        clock = runtime.clock
+        started = clock.now()
+        t0 = clock.monotonic()
+        status: int | None = None
+        try:
+            try:
+                response = self._http.request(
+                    method,
+                    path,
+                    params=params,
+                    json=json,
+                    data=data,
+                    content=content,
+                    headers=headers,
+                )
+            except httpx.TimeoutException as exc:
+                raise TimeoutError_(
+                    f"timed out ({type(exc).__name__})",
+                    integration=self.integration,
+                    operation=operation,
+                ) from None
+            except httpx.TransportError as exc:
+                raise NetworkError(
+                    f"network error ({type(exc).__name__})",
+                    integration=self.integration,
+                    operation=operation,
+                ) from None
+            except httpx.DecodingError as exc:
+                raise BadResponse(
+                    f"undecodable response ({type(exc).__name__})",
+                    integration=self.integration,
+                    operation=operation,
+                ) from None
+            except httpx.RequestError as exc:
+                raise ClientError(
+                    f"request failed ({type(exc).__name__})",
+                    integration=self.integration,
+                    operation=operation,
+                ) from None
+            status = response.status_code
+            self._raise_for_status(response, operation)
+            parsed: Any = None
+            if parse:
+                try:
+                    parsed = response.json()
+                except ValueError:
+                    raise BadResponse(
+                        "response is not valid JSON: " + _snippet(response.text),
+                        integration=self.integration,
+                        operation=operation,
+                        status_code=status,
+                    ) from None
+        except IntegrationError as err:
+            if isinstance(err, RateLimitedError) and err.retry_after:
+                runtime.limiter(self.integration).pause(err.retry_after)
+            self._record(operation, started, t0, status, err, attempt)
+            log.debug(
+                "call failed integration=%s operation=%s method=%s path=%s status=%s category=%s",
+                self.integration,
+                operation,
+                method,
+                path.split("?", 1)[0],
+                status,
+                err.category,
+            )
+            raise
+        self._record(operation, started, t0, status, None, attempt)
+        return response, parsed
 
     def _raise_for_status(self, response: httpx.Response, operation: str) -> None:
         status = response.status_code
@@ -135,6 +386,7 @@ class ServiceClient:
             body: Any = response.json()
         except ValueError:
             body = response.text[:500]
+        snippet = _snippet(body if isinstance(body, str) else jsonlib.dumps(body, default=str))
         kw: dict[str, Any] = {
             "integration": self.integration,
             "operation": operation,
@@ -142,13 +394,13 @@ class ServiceClient:
             "body": body,
         }
         if status in (401, 403):
-            raise AuthError("authentication failed", **kw)
+            raise AuthError(f"authentication failed: {snippet}", **kw)
         if status == 429:
             retry_after = _parse_retry_after(response.headers.get("retry-after"))
-            raise RateLimitedError("rate limited", retry_after=retry_after, **kw)
+            raise RateLimitedError(f"rate limited: {snippet}", retry_after=retry_after, **kw)
         if status >= 500:
-            raise UpstreamUnavailable("upstream unavailable", **kw)
-        raise ClientError("request rejected", **kw)
+            raise UpstreamUnavailable(f"upstream unavailable: {snippet}", **kw)
+        raise ClientError(f"request rejected: {snippet}", **kw)
 
     def _record(
         self,
@@ -157,6 +409,7 @@ class ServiceClient:
         t0: float,
         status: int | None,
         error: IntegrationError | None,
+        attempt: int = 1,
     ) -> None:
         latency_ms = (self.runtime.clock.monotonic() - t0) * 1000.0
         self.runtime.record(
@@ -169,17 +422,34 @@ class ServiceClient:
                 status_code=status,
                 category=error.category if error else None,
                 error=error.message if error else None,
+                attempt=attempt,
             )
         )
 
 
+def _snippet(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _BODY_SNIPPET else text[: _BODY_SNIPPET - 1] + "…"
+
+
 def _parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date)."""
     if not value:
         return None
     try:
         return max(float(value), 0.0)
     except ValueError:
+        pass
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 class Runtime:
@@ -195,34 +465,118 @@ class Runtime:
         # Recent records of this process, newest last (tests, debugging); bounded.
         self.records: list[CallRecord] = []
         self._clients: list[ServiceClient] = []
+        self._limiters: dict[str, RateLimiter] = {}
+        self._caches: dict[str, TTLCache[CachedResponse]] = {}
         self.recorder = CallRecorder(
             engine,
             flush_size=settings.call_record_flush_size,
             flush_seconds=settings.call_record_flush_seconds,
             unavailable_after=settings.alert_consecutive_failures,
         )
+        install_redaction()
+        REDACTOR.add_from(settings)
+        self._exp_wait = _wait_exponential(
+            multiplier=settings.retry_wait_min_seconds,
+            min=settings.retry_wait_min_seconds,
+            max=settings.retry_wait_max_seconds,
+        )
 
+    # --- per-integration machinery ------------------------------------------------------
     def client(self, integration: str, base_url: str, **kwargs: Any) -> ServiceClient:
         client = ServiceClient(self, integration, base_url, **kwargs)
         with self._lock:
             self._clients.append(client)
         return client
 
+    def rate_limit(self, integration: str) -> RateLimit:
+        base = base_name(integration)
+        default = DEFAULT_RATE_LIMITS.get(base, FALLBACK_RATE_LIMIT)
+        overrides = self.settings.hub_rate_limits
+        override = overrides.get(integration) or overrides.get(base) or {}
+        return RateLimit(
+            rate=float(override.get("rate", default.rate)),
+            burst=float(override.get("burst", default.burst)),
+        )
+
+    def cache_ttl(self, integration: str) -> float:
+        base = base_name(integration)
+        ttls = self.settings.hub_cache_ttls
+        if integration in ttls:
+            return float(ttls[integration])
+        if base in ttls:
+            return float(ttls[base])
+        return float(DEFAULT_CACHE_TTLS.get(base, 0.0))
+
+    def limiter(self, integration: str) -> RateLimiter:
+        """The integration's rate limiter: `acquire(cost)` and `pause(seconds)`."""
+        with self._lock:
+            limiter = self._limiters.get(integration)
+            if limiter is None:
+                limiter = self._limiters[integration] = RateLimiter(
+                    integration,
+                    self.rate_limit(integration),
+                    self.clock,
+                    max_wait=self.settings.retry_after_cap_seconds,
+                )
+            return limiter
+
+    def cache(self, integration: str) -> TTLCache[CachedResponse]:
+        with self._lock:
+            store = self._caches.get(integration)
+            if store is None:
+                store = self._caches[integration] = TTLCache(
+                    self.cache_ttl(integration), self.clock
+                )
+            return store
+
+    # --- retry policy -------------------------------------------------------------------
+    def is_retryable(self, exc: BaseException) -> bool:
+        if isinstance(exc, TimeoutError_ | NetworkError):
+            return True
+        if isinstance(exc, RateLimitedError):
+            cap = self.settings.retry_after_cap_seconds
+            return exc.retry_after is None or exc.retry_after <= cap
+        if isinstance(exc, UpstreamUnavailable):
+            return exc.status_code in RETRYABLE_STATUSES
+        return False
+
+    def retry_wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.settings.retry_after_cap_seconds)
+        return float(self._exp_wait(state))
+
+    # --- recording ----------------------------------------------------------------------
     def record(self, record: CallRecord) -> None:
         with self._lock:
             self.records.append(record)
             if len(self.records) > 2 * RECENT_RECORDS:
                 del self.records[:RECENT_RECORDS]
         self.recorder.add(record)
+        base = base_name(record.integration)
+        category = record.category or "ok"
+        metrics.CALLS.labels(base, record.operation, category).inc()
+        metrics.LATENCY.labels(base, record.operation).observe(record.latency_ms / 1000.0)
+        if not record.ok:
+            metrics.ERRORS.labels(base, category).inc()
+        metrics.CONSECUTIVE_FAILURES.labels(record.integration).set(
+            self.recorder.live_state(record.integration).consecutive_failures
+        )
 
     @contextmanager
     def track(self, integration: str, operation: str) -> Iterator[None]:
-        """Time and record a call made through a vendor SDK (Anthropic, Google)."""
+        """Time and record a call made through a vendor SDK (Anthropic, Google).
+
+        Exceptions pass through unchanged; they are recorded with their category (typed errors,
+        httpx errors, SDK errors with a `status_code`, timeouts and connection errors by name).
+        """
         started = self.clock.now()
         t0 = self.clock.monotonic()
         try:
             yield
-        except IntegrationError as exc:
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            message = exc.message if isinstance(exc, IntegrationError) else type(exc).__name__
             self.record(
                 CallRecord(
                     integration,
@@ -230,9 +584,9 @@ class Runtime:
                     started,
                     (self.clock.monotonic() - t0) * 1000,
                     False,
-                    exc.status_code,
-                    exc.category,
-                    exc.message,
+                    status if isinstance(status, int) else None,
+                    category_of(exc),
+                    REDACTOR.scrub(message),
                 )
             )
             raise

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.logging_setup import REDACTOR
+from integrations.runtime import metrics
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -101,6 +102,7 @@ class CallRecorder:
             if len(self._pending) > MAX_PENDING:
                 del self._pending[: len(self._pending) - MAX_PENDING]
             size = len(self._pending)
+            metrics.BUFFERED_RECORDS.set(size)
             transition = self._update_state(record)
         if self._on_record is not None:
             self._on_record(record)
@@ -179,6 +181,7 @@ class CallRecorder:
                 return 0
             with self._lock:
                 self._inflight = []
+                metrics.BUFFERED_RECORDS.set(len(self._pending))
             self.flushes += 1
             self.rows_written += len(batch)
             return len(batch)
