@@ -124,14 +124,18 @@ class ServiceClient:
         headers: dict[str, str] | None = None,
         secrets: Sequence[str] = (),
         timeout: httpx.Timeout | None = None,
+        on_response: Callable[[httpx.Response, RateLimiter], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.integration = integration
         self.base_url = base_url.rstrip("/")
-        self.secrets = tuple(s for s in secrets if s)
-        REDACTOR.add(*self.secrets)
-        settings = runtime.settings
         self._headers = dict(headers or {})
+        # Credentials in headers are secrets even if the caller forgot to say so.
+        implied = [_credential(value) for name, value in self._headers.items() if _sensitive(name)]
+        self.secrets = tuple(s for s in (*secrets, *implied) if s)
+        REDACTOR.add(*self.secrets)
+        self.on_response = on_response
+        settings = runtime.settings
         # Two clients of one integration with different credentials never share cache entries.
         self._identity = hashlib.sha256(
             jsonlib.dumps(sorted(self._headers.items())).encode()
@@ -349,6 +353,7 @@ class ServiceClient:
                     operation=operation,
                 ) from None
             status = response.status_code
+            self._rate_signals(response)
             self._raise_for_status(response, operation)
             parsed: Any = None
             if parse:
@@ -378,6 +383,12 @@ class ServiceClient:
         self._record(operation, started, t0, status, None, attempt)
         return response, parsed
 
+    def _rate_signals(self, response: httpx.Response) -> None:
+        limiter = self.runtime.limiter(self.integration)
+        standard_rate_signals(response, limiter, self.runtime.clock)
+        if self.on_response is not None:
+            self.on_response(response, limiter)
+
     def _raise_for_status(self, response: httpx.Response, operation: str) -> None:
         status = response.status_code
         if status < 400:
@@ -396,7 +407,7 @@ class ServiceClient:
         if status in (401, 403):
             raise AuthError(f"authentication failed: {snippet}", **kw)
         if status == 429:
-            retry_after = _parse_retry_after(response.headers.get("retry-after"))
+            retry_after = parse_retry_after(response.headers.get("retry-after"), self.runtime.clock)
             raise RateLimitedError(f"rate limited: {snippet}", retry_after=retry_after, **kw)
         if status >= 500:
             raise UpstreamUnavailable(f"upstream unavailable: {snippet}", **kw)
@@ -432,7 +443,7 @@ def _snippet(text: str) -> str:
     return text if len(text) <= _BODY_SNIPPET else text[: _BODY_SNIPPET - 1] + "…"
 
 
-def _parse_retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None, clock: Clock = SYSTEM_CLOCK) -> float | None:
     """Retry-After as seconds (delta-seconds or an HTTP date)."""
     if not value:
         return None
@@ -440,7 +451,7 @@ def _parse_retry_after(value: str | None) -> float | None:
         return max(float(value), 0.0)
     except ValueError:
         pass
-    from datetime import UTC, datetime
+    from datetime import UTC
     from email.utils import parsedate_to_datetime
 
     try:
@@ -449,7 +460,44 @@ def _parse_retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    return max((when - clock.now()).total_seconds(), 0.0)
+
+
+def standard_rate_signals(response: httpx.Response, limiter: RateLimiter, clock: Clock) -> None:
+    """Obey the common quota headers: `RateLimit-Remaining`/`RateLimit-Reset` (IETF draft) and
+    `X-RateLimit-Remaining`/`X-RateLimit-Reset` (seconds, or an epoch timestamp). An exhausted
+    quota pauses the integration until the reset. Vendor-specific signals (Shopify's query cost)
+    go through the client's `on_response` hook."""
+    headers = response.headers
+    for prefix in ("ratelimit-", "x-ratelimit-"):
+        remaining = headers.get(prefix + "remaining")
+        if remaining is None:
+            continue
+        try:
+            left = float(remaining.split(",")[0].split(";")[0])
+            reset = float(headers.get(prefix + "reset", "").split(",")[0].split(";")[0] or 0)
+        except ValueError:
+            return
+        if left > 0 or reset <= 0:
+            return
+        if reset > 1_000_000_000:  # an epoch timestamp rather than a delta
+            reset = reset - clock.now().timestamp()
+        limiter.pause(min(max(reset, 0.0), 3600.0))
+        return
+
+
+_SENSITIVE_HEADERS = ("authorization", "token", "secret", "api-key", "apikey", "x-api-key")
+
+
+def _sensitive(name: str) -> bool:
+    lowered = name.lower()
+    return any(part in lowered for part in _SENSITIVE_HEADERS)
+
+
+def _credential(value: str) -> str:
+    """The secret part of a credential header ("Bearer abc" → "abc")."""
+    scheme, _, rest = value.partition(" ")
+    return rest.strip() if rest and scheme.lower() in ("bearer", "basic", "token") else value
 
 
 class Runtime:

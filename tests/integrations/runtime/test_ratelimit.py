@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
 from bot.clock import FakeClock
 from bot.hub import Hub
 from integrations.runtime.errors import RateLimitedError
-from integrations.runtime.harness import SimulatorServer
+from integrations.runtime.harness import Fault, SimulatorServer
 from integrations.runtime.ratelimit import DEFAULT_RATE_LIMITS, RateLimit, RateLimiter
 from tests.conftest import make_settings
 
@@ -98,3 +101,47 @@ def test_client_requests_go_through_the_limiter(
         assert fake_clock.slept == [2.0, 2.0, 4.0]
     finally:
         hub.close()
+
+
+def test_exhausted_quota_headers_pause_the_integration(
+    rhub: Hub, sim: SimulatorServer, fake_clock: FakeClock
+) -> None:
+    quota = {"RateLimit-Remaining": "0", "RateLimit-Reset": "12"}
+    sim.faults.add("/items", Fault(status=200, body={"ok": 1}, headers=quota), times=1)
+    client = rhub.runtime.client("test", sim.base_url)
+    assert client.json("GET", "/items", operation="items.list") == {"ok": 1}
+    assert fake_clock.slept == []
+    client.json("GET", "/items", operation="items.list")
+    assert fake_clock.slept == [12.0]
+
+    # Quota left: no pause.
+    quota = {"X-RateLimit-Remaining": "5", "X-RateLimit-Reset": "30"}
+    sim.faults.add("/items", Fault(status=200, body={"ok": 1}, headers=quota), times=1)
+    client.json("GET", "/items", operation="items.list")
+    client.json("GET", "/items", operation="items.list")
+    assert fake_clock.slept == [12.0]
+
+
+def test_retry_after_as_an_http_date(
+    rhub: Hub, sim: SimulatorServer, fake_clock: FakeClock
+) -> None:
+    when = format_datetime(fake_clock.now() + timedelta(seconds=30), usegmt=True)
+    sim.faults.add("/items", Fault(status=429, headers={"Retry-After": when}), times=1)
+    client = rhub.runtime.client("test", sim.base_url)
+    client.json("GET", "/items", operation="items.list")
+    assert fake_clock.slept == [30.0]
+
+
+def test_area_clients_feed_cost_signals_through_on_response(
+    rhub: Hub, sim: SimulatorServer, fake_clock: FakeClock
+) -> None:
+    def shopify_like(response: httpx.Response, limiter: RateLimiter) -> None:
+        if "x-cost" in response.headers:
+            limiter.acquire(float(response.headers["x-cost"]))
+
+    rhub.runtime.limiter("costly")  # created with the fallback limit (10/s, burst 20)
+    client = rhub.runtime.client("costly", sim.base_url, on_response=shopify_like)
+    sim.faults.add("/graphql", Fault(status=200, body={"data": {}}, headers={"X-Cost": "59"}))
+    client.json("POST", "/graphql", operation="q", json={}, retry=True)
+    # 1 token for the request + 59 reported: 40 tokens short at 10/s.
+    assert fake_clock.slept == [pytest.approx(4.0)]

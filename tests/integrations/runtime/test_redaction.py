@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,19 @@ SETTINGS_CANARY = "sk-admin-canary0123456789abcdefXYZ"
 STORE_CANARY = "shpat_c4nary00112233445566778899aabb"
 
 log = logging.getLogger("tests.redaction")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    for name in ("httpx", "httpcore", "hpack"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 def test_canary_never_appears_in_logs_errors_or_rows(
@@ -106,10 +120,6 @@ def test_canary_never_appears_in_logs_errors_or_rows(
         assert any("authorization" in row for row in rows)  # the echoed body did get stored
     finally:
         hub.close()
-        for handler in list(logging.getLogger().handlers):
-            if getattr(handler, "_chegou_hub", False):
-                logging.getLogger().removeHandler(handler)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     captured = capsys.readouterr()
     outputs = {
@@ -160,3 +170,31 @@ def test_filter_scrubs_records_from_elsewhere_and_kv_format() -> None:
     assert "msg=called" in line and "integration=shopify" in line and "token=***" in line
     assert "extra-field-secret" not in line
     assert kv(a=1, b="x y", c=None) == 'a=1 b="x y"'
+
+
+def test_credential_headers_are_secrets_even_when_not_declared(
+    rhub: Hub, sim: SimulatorServer
+) -> None:
+    token = "undeclared-token-42a7c0ffee"
+    client = rhub.runtime.client(
+        "shopify:loja9", sim.base_url, headers={"X-Shopify-Access-Token": token}
+    )
+    with pytest.raises(IntegrationError) as info:
+        client.json("GET", "/echo-error", operation="x", params={"q": token}, retry=False)
+    assert token not in str(info.value) and token not in json.dumps(info.value.body)
+    bearer = "bearer-secret-9d8c7b6a5f"
+    rhub.runtime.client("other", sim.base_url, headers={"Authorization": f"Bearer {bearer}"})
+    assert REDACTOR.scrub(f"Authorization: Bearer {bearer}") == "Authorization: Bearer ***"
+
+
+def test_configured_logging_writes_key_value_lines() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    logging.getLogger("integrations.demo").warning(
+        "retrying call integration=%s", "shopify", extra={"attempt": 2}
+    )
+    line = stream.getvalue().strip()
+    assert line.startswith("ts=")
+    assert " level=WARNING logger=integrations.demo " in line
+    assert 'msg="retrying call integration=shopify"' in line
+    assert line.endswith("attempt=2")
