@@ -24,7 +24,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
@@ -118,15 +118,35 @@ def _find_secrets(value: Any, depth: int = 0) -> Iterable[str]:
 REDACTOR = Redactor()
 
 
+def _scrub_arg(value: Any, redactor: Redactor) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = str(value)
+    scrubbed = redactor.scrub(text)
+    if scrubbed != text:
+        return scrubbed
+    if not isinstance(value, str):
+        shown = repr(value)
+        scrubbed = redactor.scrub(shown)
+        if scrubbed != shown:
+            return scrubbed
+    return value
+
+
 def _scrub_record(record: logging.LogRecord, redactor: Redactor) -> None:
+    """Scrub in place, keeping the shape of `args` (formatters such as uvicorn's access log
+    unpack them): only arguments that contain a secret are replaced by their scrubbed text."""
     if getattr(record, "_redacted", False):
         return
-    try:
-        message = record.getMessage()
-    except Exception:  # a bad format string: keep what we have, scrubbed
-        message = f"{record.msg!r} {record.args!r}"
-    record.msg = redactor.scrub(message)
-    record.args = None
+    if isinstance(record.msg, str):
+        record.msg = redactor.scrub(record.msg)
+    elif record.msg is not None:
+        record.msg = _scrub_arg(record.msg, redactor)
+    args = record.args
+    if isinstance(args, tuple):
+        record.args = tuple(_scrub_arg(a, redactor) for a in args)
+    elif isinstance(args, Mapping):
+        record.args = {k: _scrub_arg(v, redactor) for k, v in args.items()}
     if record.exc_info and not record.exc_text:
         record.exc_text = logging.Formatter().formatException(record.exc_info)
     if record.exc_text:

@@ -387,7 +387,14 @@ class ServiceClient:
         limiter = self.runtime.limiter(self.integration)
         standard_rate_signals(response, limiter, self.runtime.clock)
         if self.on_response is not None:
-            self.on_response(response, limiter)
+            try:
+                self.on_response(response, limiter)
+            except Exception:  # a pacing hook must not turn a good answer into a failure
+                log.exception(
+                    "on_response hook failed integration=%s status=%s",
+                    self.integration,
+                    response.status_code,
+                )
 
     def _raise_for_status(self, response: httpx.Response, operation: str) -> None:
         status = response.status_code

@@ -3,9 +3,10 @@
 `acquire(cost)` reserves `cost` tokens and waits (on the runtime's clock) until the bucket
 covers them; reservations are taken in arrival order, so concurrent callers are paced at `rate`
 after the first `burst`. `pause(seconds)` stops every caller until the server's window is over
-(after a 429 with Retry-After). Area clients that learn their real budget from the response
-(Shopify's `throttleStatus`, `X-Shopify-Shop-Api-Call-Limit`) call `pause()` or `acquire()` with
-the real cost on top of this.
+(after a 429 with Retry-After); `charge(cost)` books a cost learnt after the fact. Area clients
+that learn their real budget from the response (Shopify's `throttleStatus`,
+`X-Shopify-Shop-Api-Call-Limit`) call `pause()` or `charge()` from the client's `on_response`
+hook, on top of this.
 
 When the wait would be longer than `max_wait` (settings.retry_after_cap_seconds), `acquire`
 raises `RateLimitedError(retry_after=…)` at once instead of parking a worker thread for minutes
@@ -96,6 +97,15 @@ class RateLimiter:
         if wait > 0:
             self.clock.sleep(wait)
         return wait
+
+    def charge(self, cost: float) -> None:
+        """Take `cost` tokens without waiting (a cost the server reported after the fact, such
+        as a GraphQL query's actual cost): the debt delays the next `acquire`."""
+        if self.rate <= 0 or cost <= 0:
+            return
+        with self._lock:
+            self._refill(self.clock.monotonic())
+            self._tokens -= cost
 
     def pause(self, seconds: float) -> None:
         """Stop every caller for `seconds` (the server said so)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -74,13 +73,11 @@ class CallRecorder:
         flush_size: int = 200,
         flush_seconds: float = 5.0,
         unavailable_after: int = 5,
-        on_record: Callable[[CallRecord], None] | None = None,
     ) -> None:
         self.engine = engine
         self.flush_size = max(1, flush_size)
         self.flush_seconds = max(0.05, flush_seconds)
         self.unavailable_after = max(1, unavailable_after)
-        self._on_record = on_record
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._pending: list[CallRecord] = []
@@ -104,8 +101,6 @@ class CallRecorder:
             size = len(self._pending)
             metrics.BUFFERED_RECORDS.set(size)
             transition = self._update_state(record)
-        if self._on_record is not None:
-            self._on_record(record)
         if transition == "down":
             log.warning(
                 "integration unavailable integration=%s consecutive_failures=%d category=%s",

@@ -137,11 +137,22 @@ def test_area_clients_feed_cost_signals_through_on_response(
 ) -> None:
     def shopify_like(response: httpx.Response, limiter: RateLimiter) -> None:
         if "x-cost" in response.headers:
-            limiter.acquire(float(response.headers["x-cost"]))
+            limiter.charge(float(response.headers["x-cost"]))
 
     rhub.runtime.limiter("costly")  # created with the fallback limit (10/s, burst 20)
     client = rhub.runtime.client("costly", sim.base_url, on_response=shopify_like)
     sim.faults.add("/graphql", Fault(status=200, body={"data": {}}, headers={"X-Cost": "59"}))
     client.json("POST", "/graphql", operation="q", json={}, retry=True)
-    # 1 token for the request + 59 reported: 40 tokens short at 10/s.
-    assert fake_clock.slept == [pytest.approx(4.0)]
+    assert fake_clock.slept == []  # the answer itself is not held back
+    client.json("POST", "/graphql", operation="q", json={}, retry=True)
+    # 1 token for the first request + 59 reported + 1 now: 41 tokens short at 10/s.
+    assert fake_clock.slept == [pytest.approx(4.1)]
+
+
+def test_a_failing_on_response_hook_does_not_fail_the_call(rhub: Hub, sim: SimulatorServer) -> None:
+    def broken(response: httpx.Response, limiter: RateLimiter) -> None:
+        raise KeyError("x-cost")
+
+    client = rhub.runtime.client("test", sim.base_url, on_response=broken)
+    assert client.json("GET", "/items", operation="items.list")["items"] == [1, 2, 3]
+    assert rhub.runtime.records[-1].ok

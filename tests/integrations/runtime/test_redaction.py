@@ -198,3 +198,19 @@ def test_configured_logging_writes_key_value_lines() -> None:
     assert " level=WARNING logger=integrations.demo " in line
     assert 'msg="retrying call integration=shopify"' in line
     assert line.endswith("attempt=2")
+
+
+def test_record_args_keep_their_shape_for_formatters_that_unpack_them() -> None:
+    REDACTOR.add("access-log-secret-123")
+    record = logging.getLogger("uvicorn.access").makeRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/hook?token=access-log-secret-123", "1.1", 200),
+        None,
+    )
+    assert isinstance(record.args, tuple) and len(record.args) == 5
+    assert record.args[2] == "/hook?token=***" and record.args[4] == 200
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /hook?token=*** HTTP/1.1" 200'
