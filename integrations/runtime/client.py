@@ -212,6 +212,9 @@ class ServiceClient:
     ) -> tuple[httpx.Response, Any]:
         method = method.upper()
         allowed = retry if retry is not None else method in SAFE_METHODS
+        if cache and not (method in SAFE_METHODS or retry is True):
+            # Collapsing or replaying a call that changes state would silently drop a purchase.
+            raise ValueError("cache=True is only for reads (a safe method, or retry=True)")
 
         def fetch() -> tuple[httpx.Response, Any]:
             return self._with_retries(

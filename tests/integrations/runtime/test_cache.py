@@ -210,3 +210,18 @@ def test_ttl_cache_unit_eviction_and_invalidation(fake_clock: FakeClock) -> None
     fake_clock.advance(10)
     assert cache.get("c") is None
     assert len(cache) == 0
+
+
+def test_calls_that_change_state_cannot_be_cached(rhub: Hub, sim: SimulatorServer) -> None:
+    client = rhub.runtime.client("smmraja", sim.base_url)
+    with pytest.raises(ValueError, match="only for reads"):
+        client.request("POST", "/orders", operation="add", json={"quantity": 1}, cache=True)
+    with pytest.raises(ValueError, match="only for reads"):
+        client.request(
+            "POST", "/orders", operation="add", json={"quantity": 1}, cache=True, retry=False
+        )
+    assert sim.requests == []
+    # A GET may opt out of retries and still be cached.
+    client.request("GET", "/items", operation="balance", cache=True, retry=False)
+    client.request("GET", "/items", operation="balance", cache=True, retry=False)
+    assert len(sim.requests) == 1
