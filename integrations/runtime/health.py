@@ -82,11 +82,24 @@ class IntegrationHealth:
     probe: CheckResult | None = None
     how_to_configure: str = ""
 
+    @property
+    def detail(self) -> str:
+        """One pt-BR line for people: why it is not `pass`, or how to configure it."""
+        if self.status == "not_configured":
+            return self.how_to_configure or "sem credenciais"
+        if self.reasons:
+            return "; ".join(self.reasons)
+        hours = f"{(self.stats.window_seconds if self.stats else 86400) / 3600:g} h"
+        if self.stats is not None and self.stats.calls:
+            return f"{self.stats.calls} chamadas nas últimas {hours}, sem problemas"
+        return f"sem chamadas nas últimas {hours}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "display_name": self.display_name,
             "status": self.status,
+            "detail": self.detail,
             "reasons": list(self.reasons),
             "stats": self.stats.to_dict() if self.stats else None,
             "probe": (

@@ -202,6 +202,9 @@ def test_health_rules_pass_warn_fail_not_configured(hub: Hub) -> None:
 
     data = json.loads(json.dumps(report.to_dict()))
     assert data["status"] == "fail"
+    assert data["integrations"]["good"]["detail"] == "20 chamadas nas últimas 24 h, sem problemas"
+    assert data["integrations"]["absent"]["detail"] == "Defina ABSENT_API_KEY no .env"
+    assert data["integrations"]["flaky"]["detail"] == "taxa de sucesso 90.0% (< 95%)"
     down = data["integrations"]["down"]
     assert down["stats"]["consecutive_failures"] == 5
     assert down["stats"]["last_error_category"] == "server"
