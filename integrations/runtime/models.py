@@ -11,7 +11,10 @@ from bot.db import SQLModel, UTCDateTime
 
 class ApiCall(SQLModel, table=True):
     __tablename__ = "api_calls"
-    __table_args__ = (Index("ix_api_calls_integration_started", "integration", "started_at"),)
+    __table_args__ = (
+        Index("ix_api_calls_integration_started", "integration", "started_at"),
+        Index("ix_api_calls_started_at", "started_at"),  # retention pruning
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     integration: str = Field(max_length=64)

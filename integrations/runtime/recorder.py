@@ -233,3 +233,16 @@ def _replace_error(record: CallRecord, error: str) -> CallRecord:
     from dataclasses import replace
 
     return replace(record, error=error)
+
+
+def prune_api_calls(engine: Engine, before: datetime) -> int:
+    """Delete call records older than `before` (retention; health only reads the last 24 h).
+    Returns the number of rows deleted."""
+    from sqlalchemy import delete
+
+    from integrations.runtime.models import ApiCall
+
+    table = ApiCall.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        result = conn.execute(delete(table).where(table.c.started_at < before))
+    return int(result.rowcount or 0)

@@ -34,8 +34,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_calls")),
     )
     op.create_index("ix_api_calls_integration_started", "api_calls", ["integration", "started_at"])
+    op.create_index("ix_api_calls_started_at", "api_calls", ["started_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_api_calls_started_at", table_name="api_calls")
     op.drop_index("ix_api_calls_integration_started", table_name="api_calls")
     op.drop_table("api_calls")

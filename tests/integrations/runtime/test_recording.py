@@ -281,3 +281,20 @@ def test_http_calls_are_buffered_until_flush(
     big_buffer_hub.runtime.flush()
     assert counter.inserts == 1
     assert len(_rows(sqlite_engine)) == 5
+
+
+def test_prune_keeps_recent_rows(db_engine: Engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from integrations.runtime.recorder import prune_api_calls
+
+    recorder = CallRecorder(db_engine, flush_size=1000, flush_seconds=3600)
+    try:
+        for n in range(3):
+            recorder.add(_record(n))
+        recorder.flush()
+    finally:
+        recorder.close()
+    cutoff = datetime(2026, 11, 2, 12, 0, 1, tzinfo=UTC) + timedelta(microseconds=1)
+    assert prune_api_calls(db_engine, cutoff) == 2
+    assert [r.operation for r in _rows(db_engine)] == ["op2"]
