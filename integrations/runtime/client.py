@@ -33,6 +33,7 @@ import hashlib
 import json as jsonlib
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -522,7 +523,9 @@ class Runtime:
         self._lock = threading.Lock()
         # Recent records of this process, newest last (tests, debugging); bounded.
         self.records: list[CallRecord] = []
-        self._clients: list[ServiceClient] = []
+        # Weak: an area client dropped by its owner is garbage collected with its pool, and the
+        # ones still alive are closed with the runtime.
+        self._clients: weakref.WeakSet[ServiceClient] = weakref.WeakSet()
         self._limiters: dict[str, RateLimiter] = {}
         self._caches: dict[str, TTLCache[CachedResponse]] = {}
         self.recorder = CallRecorder(
@@ -543,7 +546,7 @@ class Runtime:
     def client(self, integration: str, base_url: str, **kwargs: Any) -> ServiceClient:
         client = ServiceClient(self, integration, base_url, **kwargs)
         with self._lock:
-            self._clients.append(client)
+            self._clients.add(client)
         return client
 
     def rate_limit(self, integration: str) -> RateLimit:
@@ -668,7 +671,7 @@ class Runtime:
     def close(self) -> None:
         self.recorder.close()
         with self._lock:
-            clients, self._clients = self._clients, []
+            clients, self._clients = list(self._clients), weakref.WeakSet()
         for client in clients:
             client.close()
 

@@ -298,3 +298,18 @@ def test_prune_keeps_recent_rows(db_engine: Engine) -> None:
     cutoff = datetime(2026, 11, 2, 12, 0, 1, tzinfo=UTC) + timedelta(microseconds=1)
     assert prune_api_calls(db_engine, cutoff) == 2
     assert [r.operation for r in _rows(db_engine)] == ["op2"]
+
+
+def test_runtime_does_not_keep_dropped_clients_alive(rhub: Hub, sim: SimulatorServer) -> None:
+    import gc
+    import weakref
+
+    client = rhub.runtime.client("test", sim.base_url)
+    client.request("GET", "/items", operation="items.list")
+    ref = weakref.ref(client)
+    del client
+    gc.collect()
+    assert ref() is None
+    kept = rhub.runtime.client("test", sim.base_url)
+    rhub.runtime.close()
+    assert kept._http.is_closed
