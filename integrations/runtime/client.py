@@ -528,6 +528,9 @@ class Runtime:
         self._clients: weakref.WeakSet[ServiceClient] = weakref.WeakSet()
         self._limiters: dict[str, RateLimiter] = {}
         self._caches: dict[str, TTLCache[CachedResponse]] = {}
+        # Prometheus label children per (integration key, operation, category): labels() is a
+        # locked dict lookup plus argument checks, too slow for every call.
+        self._metric_children: dict[tuple[str, str, str], tuple[Any, Any, Any, Any]] = {}
         self.recorder = CallRecorder(
             engine,
             flush_size=settings.call_record_flush_size,
@@ -613,16 +616,24 @@ class Runtime:
             self.records.append(record)
             if len(self.records) > 2 * RECENT_RECORDS:
                 del self.records[:RECENT_RECORDS]
-        self.recorder.add(record)
-        base = base_name(record.integration)
+        consecutive = self.recorder.add(record)
         category = record.category or "ok"
-        metrics.CALLS.labels(base, record.operation, category).inc()
-        metrics.LATENCY.labels(base, record.operation).observe(record.latency_ms / 1000.0)
-        if not record.ok:
-            metrics.ERRORS.labels(base, category).inc()
-        metrics.CONSECUTIVE_FAILURES.labels(record.integration).set(
-            self.recorder.live_state(record.integration).consecutive_failures
-        )
+        key = (record.integration, record.operation, category)
+        children = self._metric_children.get(key)
+        if children is None:
+            base = base_name(record.integration)
+            children = self._metric_children[key] = (
+                metrics.CALLS.labels(base, record.operation, category),
+                metrics.LATENCY.labels(base, record.operation),
+                metrics.ERRORS.labels(base, category) if record.category else None,
+                metrics.CONSECUTIVE_FAILURES.labels(record.integration),
+            )
+        calls, latency, errors, failures = children
+        calls.inc()
+        latency.observe(record.latency_ms / 1000.0)
+        if errors is not None and not record.ok:
+            errors.inc()
+        failures.set(consecutive)
 
     @contextmanager
     def track(self, integration: str, operation: str) -> Iterator[None]:

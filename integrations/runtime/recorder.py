@@ -90,7 +90,8 @@ class CallRecorder:
         self.rows_written = 0
 
     # --- hot path -------------------------------------------------------------------------
-    def add(self, record: CallRecord) -> None:
+    def add(self, record: CallRecord) -> int:
+        """Buffer one record; returns the integration's consecutive failures so far."""
         if record.error:
             record = _replace_error(record, REDACTOR.scrub(record.error)[:500])
         transition: str | None = None
@@ -101,6 +102,7 @@ class CallRecorder:
             size = len(self._pending)
             metrics.BUFFERED_RECORDS.set(size)
             transition = self._update_state(record)
+            consecutive = self._state[record.integration].consecutive_failures
         if transition == "down":
             log.warning(
                 "integration unavailable integration=%s consecutive_failures=%d category=%s",
@@ -110,11 +112,11 @@ class CallRecorder:
             )
         elif transition == "up":
             log.info("integration recovered integration=%s", record.integration)
-        if self.engine is None:
-            return
-        self._ensure_flusher()
-        if size >= self.flush_size:
-            self._wake.set()
+        if self.engine is not None:
+            self._ensure_flusher()
+            if size >= self.flush_size:
+                self._wake.set()
+        return consecutive
 
     def _update_state(self, record: CallRecord) -> str | None:
         state = self._state.setdefault(record.integration, LiveState())
