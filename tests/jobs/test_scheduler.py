@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from bot.clock import FakeClock
+from bot.hub import Hub
+from jobs.registry import JobContext
+from jobs.runs import runs_of
+from jobs.scheduler import PRIORITY_WORKERS, HubScheduler
+from tests.jobs.conftest import spec, wait_all
+
+MakeHub = Callable[..., Hub]
+MakeScheduler = Callable[..., HubScheduler]
+
+
+def test_cron_at_8_sao_paulo_fires_at_11_utc_once_per_day(
+    sqlite_engine: Engine, make_hub: MakeHub, make_scheduler: MakeScheduler, clock: FakeClock
+) -> None:
+    slots: list[str] = []
+    daily = spec("t.daily", lambda ctx: slots.append(ctx.slot), cron={"hour": 8, "minute": 0})
+    scheduler = make_scheduler(make_hub(sqlite_engine), [daily])
+
+    assert scheduler.tick() == {}  # 10:00 UTC = 07:00 in São Paulo
+    assert scheduler.is_leader
+    assert scheduler.next_run_times()["t.daily"] == datetime(2026, 11, 3, 11, 0, tzinfo=UTC)
+
+    clock.set(datetime(2026, 11, 3, 10, 59, 59, tzinfo=UTC))
+    assert scheduler.tick() == {}
+    clock.set(datetime(2026, 11, 3, 11, 0, tzinfo=UTC))
+    wait_all(scheduler.tick())
+    assert slots == ["2026-11-03"]
+
+    clock.advance(3600)
+    assert scheduler.tick() == {}
+    assert scheduler.next_run_times()["t.daily"] == datetime(2026, 11, 4, 11, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 11, 4, 11, 0, tzinfo=UTC))
+    wait_all(scheduler.tick())
+    assert slots == ["2026-11-03", "2026-11-04"]
+
+
+def test_interval_slots_are_aligned_local_minutes(
+    sqlite_engine: Engine, make_hub: MakeHub, make_scheduler: MakeScheduler, clock: FakeClock
+) -> None:
+    clock.set(datetime(2026, 11, 3, 10, 2, 30, tzinfo=UTC))
+    slots: list[str] = []
+    every5 = spec(
+        "t.every5", lambda ctx: slots.append(ctx.slot), interval={"minutes": 5}, priority="low"
+    )
+    scheduler = make_scheduler(make_hub(sqlite_engine), [every5])
+    scheduler.tick()
+    assert scheduler.next_run_times()["t.every5"] == datetime(2026, 11, 3, 10, 5, tzinfo=UTC)
+    for _ in range(3):
+        clock.advance(300)
+        wait_all(scheduler.tick())
+    assert slots == ["2026-11-03T07:05", "2026-11-03T07:10", "2026-11-03T07:15"]
+
+
+def test_blocked_low_executor_does_not_delay_a_critical_job(
+    sqlite_engine: Engine, make_hub: MakeHub, make_scheduler: MakeScheduler, clock: FakeClock
+) -> None:
+    release = threading.Event()
+    started = threading.Semaphore(0)
+
+    def slow_backfill(ctx: JobContext) -> None:
+        started.release()
+        assert release.wait(30)
+
+    critical_done = threading.Event()
+    low_specs = [
+        spec(f"t.backfill{i}", slow_backfill, priority="low", interval={"minutes": 1})
+        for i in range(PRIORITY_WORKERS["low"] + 1)  # more backfills than low threads
+    ]
+    critical = spec(
+        "t.alert", lambda ctx: critical_done.set(), priority="critical", interval={"minutes": 1}
+    )
+    clock.set(datetime(2026, 11, 3, 10, 0, 30, tzinfo=UTC))
+    scheduler = make_scheduler(make_hub(sqlite_engine), [*low_specs, critical])
+    assert scheduler.tick() == {}
+    clock.advance(30)
+    futures: dict[str, concurrent.futures.Future[None]] = {}
+    try:
+        futures = scheduler.tick()
+        assert set(futures) == {s.id for s in [*low_specs, critical]}
+        for _ in range(PRIORITY_WORKERS["low"]):
+            assert started.acquire(timeout=30)  # every low-priority thread is now blocked
+        # The critical run completes while the backfills still hold (and queue on) the low pool.
+        futures["t.alert"].result(timeout=30)
+        assert critical_done.is_set()
+        assert not any(futures[s.id].done() for s in low_specs)
+    finally:
+        release.set()
+    wait_all(futures)
+
+
+def test_restart_keeps_a_due_run_and_never_repeats_a_slot(
+    sqlite_engine: Engine, make_hub: MakeHub, make_scheduler: MakeScheduler, clock: FakeClock
+) -> None:
+    slots: list[str] = []
+    daily = spec("t.report", lambda ctx: slots.append(ctx.slot), cron={"hour": 8, "minute": 0})
+    first = make_scheduler(make_hub(sqlite_engine), [daily])
+    first.tick()  # 07:00 local: registered, nothing due
+    first.shutdown()
+
+    # Down over 08:00; back at 08:20 (inside the 1 h grace): the stored next run fires once.
+    clock.set(datetime(2026, 11, 3, 11, 20, tzinfo=UTC))
+    second = make_scheduler(make_hub(sqlite_engine), [daily])
+    wait_all(second.tick())
+    assert slots == ["2026-11-03"]
+    second.shutdown()
+
+    # A third start the same day, and an explicit re-run of the slot: both refused by the claim.
+    third = make_scheduler(make_hub(sqlite_engine), [daily])
+    assert third.tick() == {}
+    assert third.run_now("t.report", slot="2026-11-03").outcome == "skipped"
+    assert slots == ["2026-11-03"]
+    runs = runs_of(third.hub, "t.report")
+    assert [(r.slot, r.outcome) for r in runs] == [("2026-11-03", "ok")]
+
+
+def test_run_later_than_the_grace_is_recorded_as_missed(
+    sqlite_engine: Engine, make_hub: MakeHub, make_scheduler: MakeScheduler, clock: FakeClock
+) -> None:
+    slots: list[str] = []
+    daily = spec("t.report", lambda ctx: slots.append(ctx.slot), cron={"hour": 8, "minute": 0})
+    first = make_scheduler(make_hub(sqlite_engine), [daily])
+    first.tick()
+    first.shutdown()
+    clock.set(datetime(2026, 11, 3, 13, 0, tzinfo=UTC))  # 2 h late, grace is 1 h
+    second = make_scheduler(make_hub(sqlite_engine), [daily])
+    wait_all(second.tick())
+    assert slots == []
+    assert [r.outcome for r in runs_of(second.hub, "t.report")] == ["missed"]
+    assert second.next_run_times()["t.report"] == datetime(2026, 11, 4, 11, 0, tzinfo=UTC)
+
+
+def test_downtime_over_several_runs_coalesces_into_one(
+    sqlite_engine: Engine, make_hub: MakeHub, make_scheduler: MakeScheduler, clock: FakeClock
+) -> None:
+    slots: list[str] = []
+    every = spec(
+        "t.sync", lambda ctx: slots.append(ctx.slot), interval={"minutes": 10}, once_per_slot=False
+    )
+    scheduler = make_scheduler(make_hub(sqlite_engine), [every])
+    wait_all(scheduler.tick())  # 07:00 is a fire time itself
+    clock.advance(timedelta(minutes=35).total_seconds())  # 07:10, 07:20, 07:30 fell due
+    wait_all(scheduler.tick())
+    assert slots == ["2026-11-03T07:00", "2026-11-03T07:30"]
+
+
+def test_run_now_uses_its_own_manual_slot(
+    sqlite_engine: Engine, make_hub: MakeHub, make_scheduler: MakeScheduler
+) -> None:
+    slots: list[str] = []
+    daily = spec("t.report", lambda ctx: slots.append(ctx.slot))
+    scheduler = make_scheduler(make_hub(sqlite_engine), [daily])
+    result = scheduler.run_now("t.report")
+    assert result.outcome == "ok"
+    assert slots == ["manual-2026-11-03T07:00:00"]
