@@ -15,6 +15,7 @@ detector that raises is logged and skipped; the others still run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,12 +46,15 @@ class PollResult:
 
 
 class AlertEngine:
-    def __init__(self, hub: Hub) -> None:
+    def __init__(
+        self, hub: Hub, detectors: Mapping[str, Callable[[Hub], Iterable[Signal]]] | None = None
+    ) -> None:
         self.hub = hub
+        self.detectors = DETECTORS if detectors is None else detectors
 
     def poll(self) -> PollResult:
         result = PollResult()
-        for name, detect in sorted(DETECTORS.items()):
+        for name, detect in sorted(self.detectors.items()):
             try:
                 signals = list(detect(self.hub))
             except Exception:
