@@ -468,3 +468,22 @@ def runs_of(hub: Hub, job_id: str, slot: str | None = None) -> list[JobRun]:
         if slot is not None:
             query = query.where(JobRun.slot == slot)
         return list(session.exec(query).all())
+
+
+def job_statuses(hub: Hub) -> list[JobStatus]:
+    """Every declared job with its next run (job store, else its trigger) and last run."""
+    from jobs.registry import load_jobs
+    from jobs.scheduler import SERVICE_KEY, build_trigger
+
+    load_jobs()
+    scheduler = hub.services.get(SERVICE_KEY)
+    stored = scheduler.next_run_times() if scheduler is not None else {}
+    last = last_runs(hub)
+    now = hub.clock.now()
+    statuses = []
+    for job_id, spec in sorted(JOBS.items()):
+        next_run = stored.get(job_id) or build_trigger(spec, hub.settings.tz).get_next_fire_time(
+            None, now
+        )
+        statuses.append(JobStatus(spec, next_run, last.get(job_id)))
+    return statuses

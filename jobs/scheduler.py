@@ -250,7 +250,8 @@ class HubScheduler:
         if spec is None:
             raise UnknownJob(job_id)
         if slot is None:
-            slot = f"manual-{self.hub.clock.now().astimezone(self.tz):%Y-%m-%dT%H:%M:%S}"
+            local = self.hub.clock.now().astimezone(self.tz)
+            slot = f"manual-{local:%Y-%m-%dT%H:%M:%S}-{uuid.uuid4().hex[:4]}"
         return self.runner.execute(spec, slot, trigger="manual")
 
     def retry_dead_letter(self, dead_letter_id: int, *, by: str) -> RunResult:
@@ -375,3 +376,15 @@ class HubScheduler:
             replace_existing=True,
             misfire_grace_time=None,  # a retry runs however late it is
         )
+
+
+def get_scheduler(hub: Hub) -> HubScheduler:
+    """The scheduler of this process; without one (jobs disabled here, the CLI) a manual one:
+    it runs jobs on request and writes retries to the shared job store, where the leader
+    picks them up."""
+    existing = hub.services.get(SERVICE_KEY)
+    if isinstance(existing, HubScheduler):
+        return existing
+    scheduler = HubScheduler(hub)
+    scheduler.start(background=False)
+    return scheduler

@@ -160,4 +160,6 @@ def test_run_now_uses_its_own_manual_slot(
     scheduler = make_scheduler(make_hub(sqlite_engine), [daily])
     result = scheduler.run_now("t.report")
     assert result.outcome == "ok"
-    assert slots == ["manual-2026-11-03T07:00:00"]
+    assert scheduler.run_now("t.report").outcome == "ok"  # a second one in the same second
+    assert [s[:-5] for s in slots] == ["manual-2026-11-03T07:00:00"] * 2
+    assert slots[0] != slots[1]
