@@ -46,6 +46,7 @@ Outcome = Literal["ok", "failed", "skipped", "missed"]
 
 _INSTANCE = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 MAX_ERROR_CHARS = 1000
+STALE_ERROR = "interrompido: a instância parou durante a execução"
 
 
 def instance_id() -> str:
@@ -149,6 +150,7 @@ class RunContext:
         return self._done_keys
 
     def _record(self, keys: list[str], *, items: int) -> None:
+        now = self.hub.clock.now()
         with session_scope(self.hub.engine) as session:
             session.add(
                 JobBatch(
@@ -157,8 +159,18 @@ class RunContext:
                     item_keys=json.dumps(keys),
                     items=items,
                     run_id=self.run_id,
-                    finished_at=self.hub.clock.now(),
+                    finished_at=now,
                 )
+            )
+            # Heartbeat: a claim that keeps finishing batches is not a crashed run.
+            session.execute(
+                update(JobSlot)
+                .where(
+                    col(JobSlot.job_id) == self.job_id,
+                    col(JobSlot.slot) == self.slot,
+                    col(JobSlot.status) == "running",
+                )
+                .values(updated_at=now)
             )
         self._finished().update(keys)
 
@@ -248,6 +260,56 @@ class JobRunner:
             _raise_alert(self.hub, _dead_letter_signal(dead_letter_id, spec, slot, "", 0, False))
         result.dead_letter_id = dead_letter_id
         return result
+
+    def recover_stale(self) -> list[RunResult]:
+        """Claims left `running` by an instance that died mid-run (no heartbeat for longer
+        than the misfire grace) are treated as a failed attempt: retried, or dead-lettered."""
+        now = self.hub.clock.now()
+        stale_before = now - timedelta(seconds=self.hub.settings.jobs_misfire_grace_seconds)
+        with session_scope(self.hub.engine) as session:
+            stale = session.exec(
+                select(JobSlot).where(
+                    JobSlot.status == "running", col(JobSlot.updated_at) < stale_before
+                )
+            ).all()
+        results = []
+        for claim in stale:
+            spec = self.specs.get(claim.job_id)
+            if spec is None:
+                continue
+            with self.hub.engine.begin() as conn:
+                taken = conn.execute(
+                    update(JobSlot)
+                    .where(
+                        col(JobSlot.id) == claim.id,
+                        col(JobSlot.status) == "running",
+                        col(JobSlot.updated_at) == claim.updated_at,
+                    )
+                    .values(owner=self.instance, updated_at=now)
+                )
+                if taken.rowcount != 1:
+                    continue
+                conn.execute(
+                    update(JobRun)
+                    .where(
+                        col(JobRun.job_id) == claim.job_id,
+                        col(JobRun.slot) == claim.slot,
+                        col(JobRun.outcome) == "running",
+                    )
+                    .values(outcome="failed", finished_at=now, error=STALE_ERROR)
+                )
+            log.warning(
+                "stale run recovered job=%s slot=%s attempt=%d owner=%s",
+                claim.job_id,
+                claim.slot,
+                claim.attempts,
+                claim.owner,
+            )
+            result = RunResult(claim.job_id, claim.slot, "failed", claim.attempts)
+            result.error = STALE_ERROR
+            self._after_failure(spec, claim.slot, claim.attempts, {}, STALE_ERROR, result)
+            results.append(result)
+        return results
 
     # --- internals ------------------------------------------------------------------------
     def _claim(self, job_id: str, slot: str, attempt: int, trigger: Trigger) -> bool:

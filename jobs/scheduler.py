@@ -279,6 +279,7 @@ class HubScheduler:
                 leading = False
             if leading and not was_leader:
                 self._register_jobs()
+                self.runner.recover_stale()
                 if self._background:
                     self._ap.resume()
                 log.info("scheduling as leader instance=%s", self.lease.holder)

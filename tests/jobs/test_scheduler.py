@@ -163,3 +163,48 @@ def test_run_now_uses_its_own_manual_slot(
     assert scheduler.run_now("t.report").outcome == "ok"  # a second one in the same second
     assert [s[:-5] for s in slots] == ["manual-2026-11-03T07:00:00"] * 2
     assert slots[0] != slots[1]
+
+
+def test_a_run_interrupted_by_a_crash_is_retried_by_the_next_leader(
+    sqlite_engine: Engine, make_hub: MakeHub, make_scheduler: MakeScheduler, clock: FakeClock
+) -> None:
+    from bot.db import session_scope
+    from jobs.models import JobRun, JobSlot
+
+    slots: list[str] = []
+    daily = spec("t.report", lambda ctx: slots.append(ctx.slot))
+    hub = make_hub(sqlite_engine)
+    # What a crashed instance leaves behind: a claim and a run still "running".
+    with session_scope(sqlite_engine) as session:
+        session.add(
+            JobSlot(
+                job_id="t.report",
+                slot="2026-11-02",
+                status="running",
+                attempts=1,
+                owner="dead",
+                claimed_at=clock.now() - timedelta(hours=2),
+                updated_at=clock.now() - timedelta(hours=2),
+            )
+        )
+        session.add(
+            JobRun(
+                job_id="t.report",
+                slot="2026-11-02",
+                attempt=1,
+                trigger="schedule",
+                instance="dead",
+                started_at=clock.now() - timedelta(hours=2),
+                outcome="running",
+            )
+        )
+    scheduler = make_scheduler(hub, [daily])
+    scheduler.tick()  # elected: the stale claim becomes a failed attempt with a retry
+    clock.advance(60)
+    wait_all(scheduler.tick())
+    assert slots == ["2026-11-02"]
+    runs = runs_of(hub, "t.report")
+    assert [(r.attempt, r.outcome, r.error) for r in runs] == [
+        (1, "failed", "interrompido: a instância parou durante a execução"),
+        (2, "ok", None),
+    ]
