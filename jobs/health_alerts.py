@@ -11,6 +11,10 @@ with an open runtime incident, so a recovery is always seen) the detector reads
 - `runtime.rate_limit:<name>` warning, active for `RATE_LIMIT_WINDOW` after the last 429.
 
 An inactive signal closes the matching incident with a recovery message (the alert engine).
+
+Organic traffic alone would leave an integration nobody used tonight unwatched, so the
+critical job `integrations.probe` runs every configured integration's `health_check` (one
+cheap upstream call, recorded by the runtime like any other) every five minutes.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from sqlmodel import col, select
 
 from bot.db import session_scope
 from jobs.models import Incident
-from jobs.registry import Signal, detector
+from jobs.registry import JobContext, JobOutcome, Signal, detector, scheduled
 
 if TYPE_CHECKING:
     from bot.hub import Hub
@@ -145,3 +149,30 @@ def runtime_health(hub: Hub) -> list[Signal]:
         stats = integration_stats(hub, name)
         signals += health_signals(stats, hub.settings, now, _display_name(name))
     return signals
+
+
+@scheduled(
+    "integrations.probe",
+    priority="critical",
+    interval={"minutes": 5},
+    description="Testa cada integração configurada com uma chamada leve (alimenta os alertas)",
+    once_per_slot=False,
+)
+def probe_integrations(ctx: JobContext) -> JobOutcome:
+    from integrations.runtime.registry import all_integrations
+
+    checked: list[str] = []
+    failing: list[str] = []
+    for integration in all_integrations():
+        if integration.health_check is None or not integration.is_configured(ctx.hub.settings):
+            continue
+        checked.append(integration.name)
+        try:
+            status = integration.health_check(ctx.hub).status
+        except Exception:
+            # The failure is already in the call records; one probe must not stop the others.
+            status = "fail"
+        if status == "fail":
+            failing.append(integration.name)
+    summary = f"com falha: {', '.join(failing)}" if failing else "todas responderam"
+    return JobOutcome(items=len(checked), summary=summary if checked else "nenhuma configurada")

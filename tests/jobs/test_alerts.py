@@ -237,3 +237,40 @@ def test_alert_poll_is_a_critical_job_run_by_the_scheduler(
         scheduler.shutdown()
     assert switch.calls == 2
     assert len(notifier.posts) == 1  # opened once, no reminder inside the cooldown
+
+
+def test_probe_job_calls_each_configured_integration_and_feeds_the_down_alert(
+    sqlite_engine: Engine, make_hub: MakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integrations.runtime import registry
+    from integrations.runtime.registry import CheckResult, Integration
+    from jobs.health_alerts import probe_integrations
+    from jobs.runs import RunContext
+
+    notifier = RecordingNotifier()
+    hub = make_hub(sqlite_engine, notifier)
+    with SimulatorServer(_vendor_app(), name="vendor") as sim:
+
+        def check(h: Hub) -> CheckResult:
+            client = h.runtime.client("vendor", sim.base_url)
+            client.json("GET", "/api/balance", operation="health", retry=False)
+            return CheckResult("pass")
+
+        monkeypatch.setattr(registry, "_loaded", True)
+        monkeypatch.setattr(
+            registry,
+            "_REGISTRY",
+            {
+                "vendor": Integration("vendor", "Vendor", lambda s: True, health_check=check),
+                "off": Integration("off", "Off", lambda s: False, health_check=check),
+            },
+        )
+        ctx = RunContext(hub, "integrations.probe", "2026-11-03T07:00")
+        sim.faults.add("/api/balance", Fault(status=500), times=6)
+        outcomes = [probe_integrations(ctx) for _ in range(6)]
+        assert {(o.items, o.summary) for o in outcomes} == {(1, "com falha: vendor")}
+        engine = AlertEngine(hub, {"runtime.health": runtime_health})
+        assert engine.poll().actions["runtime.down:vendor"] == "opened"
+        assert "Vendor fora do ar" in notifier.posts[-1]["text"]
+        assert probe_integrations(ctx).summary == "todas responderam"
+        assert engine.poll().actions["runtime.down:vendor"] == "closed"
