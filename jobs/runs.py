@@ -46,6 +46,7 @@ Outcome = Literal["ok", "failed", "skipped", "missed"]
 
 _INSTANCE = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 MAX_ERROR_CHARS = 1000
+OUTCOME_PT = {"ok": "ok", "failed": "falhou", "skipped": "já rodou", "missed": "perdida"}
 STALE_ERROR = "interrompido: a instância parou durante a execução"
 
 
@@ -70,6 +71,19 @@ class RunResult:
     error: str | None = None
     retry_at: datetime | None = None
     dead_letter_id: int | None = None
+
+    def __str__(self) -> str:
+        """One line in pt-BR (demo console, logs)."""
+        text = f"{self.job_id} ({self.slot}): {OUTCOME_PT.get(self.outcome, self.outcome)}"
+        if self.outcome == "ok":
+            text += f", {self.items} itens"
+        if self.summary:
+            text += f" — {self.summary}"
+        if self.error:
+            text += f" — erro: {self.error}"
+        if self.dead_letter_id is not None:
+            text += f" — fila de falhas #{self.dead_letter_id}"
+        return text
 
 
 # Called with (job_id, slot, next_attempt, when, args) to schedule a retry.

@@ -81,6 +81,7 @@ def test_retries_with_backoff_then_dead_letter_and_alert(
     job.broken = False
     result = scheduler.retry_dead_letter(letters[0].id, by="U_OP")
     assert (result.outcome, result.attempt, result.items) == ("ok", 4, 7)
+    assert str(result) == "t.report (2026-11-03): ok, 7 itens — ok"
     assert open_dead_letters(scheduler.hub) == []
     assert open_incidents(scheduler.hub) == []
     assert [p["channel"] for p in notifier.posts[1:]] == ["C_COSTS", "C_ALERTS"]
