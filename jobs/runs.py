@@ -81,7 +81,7 @@ class RunResult:
             text += f" — {self.summary}"
         if self.error:
             text += f" — erro: {self.error}"
-        if self.dead_letter_id is not None:
+        if self.dead_letter_id is not None and self.outcome == "failed":
             text += f" — fila de falhas #{self.dead_letter_id}"
         return text
 
