@@ -168,11 +168,12 @@ def probe_integrations(ctx: JobContext) -> JobOutcome:
             continue
         checked.append(integration.name)
         try:
-            status = integration.health_check(ctx.hub).status
-        except Exception:
+            result = integration.health_check(ctx.hub)
+            status, detail = result.status, result.detail
+        except Exception as exc:
             # The failure is already in the call records; one probe must not stop the others.
-            status = "fail"
+            status, detail = "fail", type(exc).__name__
         if status == "fail":
-            failing.append(integration.name)
-    summary = f"com falha: {', '.join(failing)}" if failing else "todas responderam"
+            failing.append(f"{integration.name} ({detail[:200]})" if detail else integration.name)
+    summary = f"com falha: {'; '.join(failing)}" if failing else "todas responderam"
     return JobOutcome(items=len(checked), summary=summary if checked else "nenhuma configurada")

@@ -268,7 +268,8 @@ def test_probe_job_calls_each_configured_integration_and_feeds_the_down_alert(
         ctx = RunContext(hub, "integrations.probe", "2026-11-03T07:00")
         sim.faults.add("/api/balance", Fault(status=500), times=6)
         outcomes = [probe_integrations(ctx) for _ in range(6)]
-        assert {(o.items, o.summary) for o in outcomes} == {(1, "com falha: vendor")}
+        summaries = {(o.items, o.summary) for o in outcomes}
+        assert summaries == {(1, "com falha: vendor (UpstreamUnavailable)")}
         engine = AlertEngine(hub, {"runtime.health": runtime_health})
         assert engine.poll().actions["runtime.down:vendor"] == "opened"
         assert "Vendor fora do ar" in notifier.posts[-1]["text"]
