@@ -117,9 +117,13 @@ class AlertEngine:
         last = incident.last_posted_at
         if last is not None and now - last < cooldown:
             return "unchanged"
-        since = _local(self.hub, incident.opened_at)
-        text = f"{_emoji(signal)} Ainda em aberto (desde {since}): *{signal.title}*\n{signal.text}"
-        posted = self._claim_and_post(incident, last, text.strip(), signal, now)
+        if incident.post_count == 0:
+            text = _opening_text(signal)  # the opening post failed: this is its first post
+        else:
+            since = _local(self.hub, incident.opened_at)
+            text = f"{_emoji(signal)} Ainda em aberto (desde {since}): *{signal.title}*"
+            text = f"{text}\n{signal.text}".strip()
+        posted = self._claim_and_post(incident, last, text, signal, now)
         return "reminded" if posted else "unchanged"
 
     def _close(self, incident: Incident, signal: Signal, now: datetime) -> Action:

@@ -325,6 +325,11 @@ class JobRunner:
             results.append(result)
         return results
 
+    def waiting_retries(self) -> list[JobSlot]:
+        """Claims waiting for a retry (their retry job should be in the job store)."""
+        with session_scope(self.hub.engine) as session:
+            return list(session.exec(select(JobSlot).where(JobSlot.status == "retry_wait")).all())
+
     # --- internals ------------------------------------------------------------------------
     def _claim(self, job_id: str, slot: str, attempt: int, trigger: Trigger) -> bool:
         now = self.hub.clock.now()

@@ -279,7 +279,7 @@ class HubScheduler:
                 leading = False
             if leading and not was_leader:
                 self._register_jobs()
-                self.runner.recover_stale()
+                self._recover()
                 if self._background:
                     self._ap.resume()
                 log.info("scheduling as leader instance=%s", self.lease.holder)
@@ -287,6 +287,17 @@ class HubScheduler:
                 if self._background:
                     self._ap.pause()
                 log.warning("no longer the leader instance=%s", self.lease.holder)
+
+    def _recover(self) -> None:
+        """On election: runs a dead instance left half-done are retried, and a retry whose
+        job-store entry is gone (store wiped, job removed by hand) is scheduled again."""
+        self.runner.recover_stale()
+        stored = {job.id for job in self._ap.get_jobs()}
+        now = self.hub.clock.now()
+        for claim in self.runner.waiting_retries():
+            if f"retry:{claim.job_id}:{claim.slot}" not in stored and claim.job_id in self.specs:
+                log.warning("re-scheduling a lost retry job=%s slot=%s", claim.job_id, claim.slot)
+                self._schedule_retry(claim.job_id, claim.slot, claim.attempts + 1, now, {})
 
     def _register_jobs(self) -> None:
         now = self.hub.clock.now()

@@ -144,6 +144,7 @@ def test_a_failed_post_is_retried_at_the_next_poll(
     notifier.fail = False
     assert engine.poll().actions == {"test.balance:smmraja": "reminded"}
     assert len(notifier.posts) == 1
+    assert notifier.posts[0]["text"].startswith("🟠 *Saldo baixo na SMMRaja*")  # the opening
 
 
 def _stats(**kw: object) -> IntegrationStats:

@@ -208,3 +208,28 @@ def test_a_run_interrupted_by_a_crash_is_retried_by_the_next_leader(
         (1, "failed", "interrompido: a instância parou durante a execução"),
         (2, "ok", None),
     ]
+
+
+def test_a_retry_lost_from_the_job_store_is_rescheduled_on_election(
+    sqlite_engine: Engine, make_hub: MakeHub, make_scheduler: MakeScheduler, clock: FakeClock
+) -> None:
+    from sqlalchemy import text
+
+    attempts: list[int] = []
+
+    def flaky(ctx: JobContext) -> None:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            raise RuntimeError("primeira falha")
+
+    daily = spec("t.report", flaky)
+    first = make_scheduler(make_hub(sqlite_engine), [daily])
+    assert first.run_now("t.report", slot="2026-11-03").retry_at is not None
+    first.shutdown()
+    with sqlite_engine.begin() as conn:  # the job store loses the pending retry
+        conn.execute(text("DELETE FROM apscheduler_jobs WHERE id LIKE 'retry:%'"))
+    second = make_scheduler(make_hub(sqlite_engine), [daily])
+    wait_all(second.tick())  # elected: the retry is due at once
+    wait_all(second.tick())
+    assert attempts == [1, 2]
+    assert [r.outcome for r in runs_of(second.hub, "t.report")] == ["failed", "ok"]
