@@ -136,6 +136,8 @@ class AlertEngine:
         if claimed.rowcount != 1:
             return "unchanged"
         log.info("incident closed key=%s", incident.key)
+        if incident.post_count == 0:
+            return "closed"  # its opening was never posted: a recovery would confuse
         duration = _duration(now - incident.opened_at)
         text = f"✅ Normalizado: *{incident.title}* (durou {duration})."
         if signal.text:

@@ -394,9 +394,13 @@ def get_scheduler(hub: Hub) -> HubScheduler:
     """The scheduler of this process; without one (jobs disabled here, the CLI) a manual one:
     it runs jobs on request and writes retries to the shared job store, where the leader
     picks them up."""
-    existing = hub.services.get(SERVICE_KEY)
-    if isinstance(existing, HubScheduler):
-        return existing
-    scheduler = HubScheduler(hub)
-    scheduler.start(background=False)
-    return scheduler
+    with _get_lock:
+        existing = hub.services.get(SERVICE_KEY)
+        if isinstance(existing, HubScheduler):
+            return existing
+        scheduler = HubScheduler(hub)
+        scheduler.start(background=False)
+        return scheduler
+
+
+_get_lock = threading.Lock()

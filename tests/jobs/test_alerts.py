@@ -147,6 +147,25 @@ def test_a_failed_post_is_retried_at_the_next_poll(
     assert notifier.posts[0]["text"].startswith("🟠 *Saldo baixo na SMMRaja*")  # the opening
 
 
+def test_an_incident_never_posted_closes_without_a_recovery_message(
+    sqlite_engine: Engine, make_hub: MakeHub
+) -> None:
+    attempts: list[str] = []
+
+    class Down(RecordingNotifier):
+        def post(self, channel: str, text: str, blocks=None, thread_ts=None):  # type: ignore[no-untyped-def]
+            attempts.append(text)
+            raise ConnectionError("slack down")
+
+    switch = Switch()
+    switch.active = True
+    engine = AlertEngine(make_hub(sqlite_engine, Down()), {"t": switch})
+    assert engine.poll().actions == {"test.balance:smmraja": "opened"}
+    switch.active = False
+    assert engine.poll().actions == {"test.balance:smmraja": "closed"}
+    assert len(attempts) == 1  # the failed opening only; no "Normalizado" for an unseen alert
+
+
 def _stats(**kw: object) -> IntegrationStats:
     return IntegrationStats(integration="openai", window_seconds=86400, **kw)  # type: ignore[arg-type]
 
