@@ -103,8 +103,9 @@ def slot_for(spec: JobSpec, run_time: datetime, tz: ZoneInfo) -> str:
     """The slot a scheduled time stands for, in local time: a date for jobs that run at one
     fixed hour of a day ("2026-11-29"), the minute otherwise ("2026-11-29T10:15")."""
     local = run_time.astimezone(tz)
-    hour = (spec.cron or {}).get("hour")
-    if hour is not None and str(hour).isdigit():
+    cron = spec.cron or {}
+    once_a_day = all(str(cron.get(f, "0")).isdigit() for f in ("hour", "minute", "second"))
+    if cron and "hour" in cron and once_a_day:
         return local.strftime("%Y-%m-%d")
     return local.strftime("%Y-%m-%dT%H:%M")
 

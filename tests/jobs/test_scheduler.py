@@ -5,6 +5,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from bot.clock import FakeClock
@@ -233,3 +234,25 @@ def test_a_retry_lost_from_the_job_store_is_rescheduled_on_election(
     wait_all(second.tick())
     assert attempts == [1, 2]
     assert [r.outcome for r in runs_of(second.hub, "t.report")] == ["failed", "ok"]
+
+
+@pytest.mark.parametrize(
+    ("cron", "slot"),
+    [
+        ({"hour": 8, "minute": 0}, "2026-11-03"),
+        ({"day_of_week": "mon", "hour": "8"}, "2026-11-03"),
+        ({"hour": 8, "minute": "*/15"}, "2026-11-03T08:15"),
+        ({"hour": "8,14", "minute": 0}, "2026-11-03T08:15"),
+        ({"minute": 15}, "2026-11-03T08:15"),
+    ],
+)
+def test_slot_is_a_date_only_for_jobs_that_run_once_a_day(
+    cron: dict[str, object], slot: str
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from jobs.scheduler import slot_for
+
+    tz = ZoneInfo("America/Sao_Paulo")
+    when = datetime(2026, 11, 3, 11, 15, tzinfo=UTC)  # 08:15 in São Paulo
+    assert slot_for(spec("t.x", lambda ctx: None, cron=cron), when, tz) == slot
