@@ -23,8 +23,12 @@ __all__ = [
     "SQLModel",
     "Session",
     "UTCDateTime",
+    "current_revisions",
+    "downgrade",
+    "head_revisions",
     "import_all_models",
     "make_engine",
+    "ping",
     "session_scope",
     "upgrade",
     "utcnow",
@@ -130,3 +134,33 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    """Undo migrations down to `revision` (tests, and an operator rolling back a release)."""
+    from alembic import command
+
+    command.downgrade(alembic_config(engine), revision)
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    """Revisions the database is at (one per area branch); empty before the first upgrade."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def head_revisions() -> set[str]:
+    """Revisions the code expects (the heads of every branch)."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def ping(engine: Engine) -> None:
+    """Raise if the database cannot answer a trivial query (readiness)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
