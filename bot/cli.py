@@ -140,8 +140,7 @@ def _cmd_db_current(args: argparse.Namespace) -> int:
 def _cmd_health(args: argparse.Namespace) -> int:
     from bot.db import make_engine, upgrade
     from bot.hub import Hub
-
-    health_report = importlib.import_module("integrations.runtime.health").health_report
+    from integrations.runtime.health import health_report
 
     settings = load_configured_settings()
     engine = make_engine(settings.database_url)
