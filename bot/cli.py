@@ -144,7 +144,9 @@ def _cmd_health(args: argparse.Namespace) -> int:
 
     settings = load_configured_settings()
     engine = make_engine(settings.database_url)
-    upgrade(engine)  # stats live in the database; an empty one is created, not an error
+    # Stats live in the database; a fresh one is created quietly rather than failing.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    upgrade(engine)
     hub = Hub.create(settings, engine=engine)
     try:
         report = health_report(hub, probe=args.probe)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -129,18 +130,25 @@ def alembic_config(engine: Engine | None = None) -> Any:
     return cfg
 
 
+# Alembic keeps its migration context in module globals: one command at a time per process.
+# (Between processes, env.py takes a PostgreSQL advisory lock.)
+_ALEMBIC_LOCK = threading.Lock()
+
+
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema up to date (every area has its own branch off the foundation)."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    with _ALEMBIC_LOCK:
+        command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
     """Undo migrations down to `revision` (tests, and an operator rolling back a release)."""
     from alembic import command
 
-    command.downgrade(alembic_config(engine), revision)
+    with _ALEMBIC_LOCK:
+        command.downgrade(alembic_config(engine), revision)
 
 
 def current_revisions(engine: Engine) -> set[str]:

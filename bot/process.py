@@ -198,6 +198,7 @@ class HubProcess:
             self._web_thread.join(WEB_GRACEFUL_SHUTDOWN_SECONDS + 5)
             if self._web_thread.is_alive():
                 log.warning("web server did not stop in time")
+        self._drain_slack_work()
         if self.scheduler is not None:
             _safely("scheduler shutdown", self.scheduler.shutdown)
         if self.hub is not None:
@@ -206,6 +207,18 @@ class HubProcess:
         if self.engine is not None:
             self.engine.dispose()
         log.info("shutdown complete")
+
+    def _drain_slack_work(self) -> None:
+        """Let /hub work already acknowledged finish (bounded), then stop the Slack pools."""
+        app = self.bolt_app
+        if app is None:
+            return
+        wait_idle = getattr(app, "wait_idle", None)
+        if callable(wait_idle) and not wait_idle(timeout=WEB_GRACEFUL_SHUTDOWN_SECONDS):
+            log.warning("slack work still running at shutdown")
+        close = getattr(app, "close", None)
+        if callable(close):
+            _safely("slack app close", close)
 
     def _close_socket_mode(self) -> None:
         handler = self.socket_handler

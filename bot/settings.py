@@ -156,8 +156,14 @@ class ModelPrice(BaseModel):
 
 
 class Settings(BaseSettings):
+    # An empty variable (`SLACK_BOT_TOKEN=`) means "not set": it never enables an integration
+    # with an empty credential nor replaces a default URL with nothing.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     # --- core -------------------------------------------------------------------------------

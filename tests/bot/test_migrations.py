@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -73,3 +75,60 @@ def test_upgrade_is_idempotent(db_engine: Engine) -> None:
     upgrade(db_engine)
     upgrade(db_engine)
     assert current_revisions(db_engine) == head_revisions()
+
+
+def test_concurrent_upgrades_on_postgresql_take_turns(tmp_path: Path) -> None:
+    """Instances starting at once (`run` upgrades on start) all succeed: the advisory lock in
+    env.py makes them take turns instead of racing on CREATE TABLE."""
+    import subprocess
+    import sys
+    import uuid
+
+    from sqlalchemy import text
+
+    from bot.db import make_engine
+    from tests.conftest import TEST_DATABASE_URL
+
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(TEST_DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    # Each process imports everything first, then waits at a gate so the upgrades really overlap.
+    code = (
+        "import sys, time, pathlib\n"
+        "from bot.db import make_engine, upgrade\n"
+        "engine = make_engine(sys.argv[1], connect_args={'options': sys.argv[2]})\n"
+        "gate = pathlib.Path(sys.argv[3])\n"
+        "print('ready', flush=True)\n"
+        "while not gate.exists():\n"
+        "    time.sleep(0.001)\n"
+        "upgrade(engine)\n"
+    )
+    options = f"-csearch_path={schema}"
+    gate = tmp_path / "go"
+    engine = make_engine(TEST_DATABASE_URL, connect_args={"options": options})
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, TEST_DATABASE_URL, options, str(gate)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        for p in procs:
+            assert p.stdout is not None
+            assert p.stdout.readline().strip() == "ready"
+        gate.touch()
+        results = [(p.wait(timeout=120), p.communicate()[1]) for p in procs]
+        assert [rc for rc, _ in results] == [0, 0, 0], [err for _, err in results]
+        assert current_revisions(engine) == head_revisions()
+        assert schema_differences(engine) == []
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -114,3 +114,12 @@ def test_overrides_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("WEB_PORT", "9000")
     assert load_settings(web_port=9100).web_port == 9100
     assert Settings(_env_file=None).web_port == 9000  # type: ignore[call-arg]
+
+
+def test_empty_variables_mean_not_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=\nOPENAI_BASE_URL=\n", encoding="utf-8")
+    monkeypatch.setenv("DROPI_API_TOKEN", "")
+    settings = load_settings()
+    assert settings.slack_bot_token is None
+    assert settings.dropi_api_token is None
+    assert settings.openai_base_url == "https://api.openai.com/v1"
