@@ -102,7 +102,15 @@ class HubProcess:
         self.bolt_app = slack_app.create_app(settings, hub=self.hub)
         self._attach_notifier()
         if socket_mode:
-            self.socket_handler = slack_app.start_socket_mode(self.bolt_app, settings)
+            try:
+                self.socket_handler = slack_app.start_socket_mode(self.bolt_app, settings)
+            except Exception as exc:
+                # Exit 1 so the service manager retries; details at debug level.
+                log.debug("socket mode connection failed", exc_info=True)
+                raise StartupError(
+                    f"could not connect to Slack over Socket Mode ({type(exc).__name__}); "
+                    "check SLACK_APP_TOKEN and outbound access to slack.com"
+                ) from exc
             self.slack_mode = "socket"
         else:
             self.slack_mode = "http"

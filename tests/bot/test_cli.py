@@ -22,7 +22,11 @@ def _cli() -> list[str]:
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "SYSTEMROOT") if k in os.environ}
+    keep = {
+        k: os.environ[k]
+        for k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "PYTHONPATH")
+        if k in os.environ
+    }
     return {**keep, **extra}
 
 
@@ -55,6 +59,13 @@ def test_help_config_check_and_db_upgrade_work_without_configuration(tmp_path: P
 
     current = _run(tmp_path, "db", "current")
     assert current.returncode == 0, current.stdout + current.stderr
+
+    health = _run(tmp_path, "health", "--json")
+    assert health.returncode == 0, health.stderr
+    assert json.loads(health.stdout)["status"] == "pass"
+    table = _run(tmp_path, "health")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.startswith("overall: pass")
 
 
 def test_bad_configuration_exits_2_without_traceback(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import inspect
 
 from bot.db import current_revisions, head_revisions, make_engine
 from bot.hub import Hub
-from bot.process import HubProcess
+from bot.process import HubProcess, StartupError
 from integrations.runtime.client import Runtime
 from integrations.runtime.harness import free_port
 from tests.bot.test_web import COMMAND_BODY, _bolt_app, _signed
@@ -45,7 +45,7 @@ def _wait_until_live(base_url: str, proc: subprocess.Popen[str] | None = None) -
 def test_run_serves_then_shuts_down_cleanly_on_signal(tmp_path: Path, sig: int) -> None:
     port = free_port()
     db = tmp_path / "hub.db"
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYTHONPATH") if k in os.environ}
     env |= {"DATABASE_URL": f"sqlite:///{db}", "WEB_PORT": str(port), "LOG_LEVEL": "INFO"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run"],
@@ -84,7 +84,7 @@ def test_run_fails_cleanly_when_the_port_is_taken(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYTHONPATH") if k in os.environ}
         env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}", "WEB_PORT": str(port)}
         result = subprocess.run(
             [sys.executable, "-m", "bot.cli", "run"],
@@ -229,3 +229,18 @@ def test_without_slack_tokens_slack_stays_off(
     engine = process.engine
     assert engine is not None
     assert "api_calls" in inspect(engine).get_table_names()  # migrated on start
+
+
+def test_socket_mode_failure_is_a_clean_start_up_error(
+    tmp_path: Path, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(app: Any, settings: Any) -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(sys.modules["bot.app"], "start_socket_mode", refuse)
+    settings = make_settings(tmp_path, slack_bot_token="xoxb-test", slack_app_token="xapp-test")
+    process = HubProcess(settings, port=free_port())
+    with pytest.raises(StartupError, match="Socket Mode"):
+        process.start()
+    process.stop()
+    assert "hub.close" in calls
