@@ -67,3 +67,24 @@ def test_every_example_value_is_valid_when_uncommented(
     assert settings.hub_admins == ["U01ADMIN", "U02ADMIN"]
     configured = {i.name for i in report.integrations if i.status == "configured"}
     assert {"slack", "openai", "shopify", "primecod", "google_calendar"} <= configured
+
+
+def test_defaults_shown_in_env_example_are_the_real_defaults() -> None:
+    """`# NAME=value` shows the default for every field that has one; keep them in step."""
+    stale: list[str] = []
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        match = EXAMPLE_LINE.match(line) or re.match(r"^([A-Z][A-Z0-9_]*=.*)$", line)
+        if not match:
+            continue
+        name, _, raw = match.group(1).partition("=")
+        field = name.lower()
+        info = Settings.model_fields.get(field)
+        if info is None:
+            continue
+        default = info.get_default(call_default_factory=True)
+        if default in (None, "", {}, []):
+            continue  # the line is an example, not a default
+        value = getattr(Settings(_env_file=None, **{field: raw.strip("'\"")}), field)  # type: ignore[call-arg]
+        if value != default:
+            stale.append(f"{name}: .env.example shows {raw!r}, the default is {default!r}")
+    assert stale == []
