@@ -529,10 +529,18 @@ def _render_rows(rows: Iterable[IntegrationStatus]) -> list[str]:
 
 
 def check_config(loader: Callable[..., Settings] = load_settings) -> ConfigReport:
+    """Load the settings (collecting every problem) and check every integration."""
     settings, problems = load_settings_collecting(loader)
-    env_file = Path(str(Settings.model_config.get("env_file") or ".env")).resolve()
     if settings is None:
+        env_file = Path(str(Settings.model_config.get("env_file") or ".env")).resolve()
         return ConfigReport(env_file, problems, {}, [])
+    return check_settings(settings, problems)
+
+
+def check_settings(settings: Settings, problems: Sequence[Problem] = ()) -> ConfigReport:
+    """Check already loaded settings (`chegou-hub run` logs what this finds at start)."""
+    problems = list(problems)
+    env_file = Path(str(Settings.model_config.get("env_file") or ".env")).resolve()
     bad: dict[str, list[Problem]] = {}
     for p in problems:
         bad.setdefault(p.field, []).append(p)

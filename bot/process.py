@@ -72,6 +72,7 @@ class HubProcess:
         from bot.hub import Hub
 
         settings = self.settings
+        self._log_configuration()
         self.engine = make_engine(settings.database_url)
         log.info("database upgrade starting")
         upgrade(self.engine)
@@ -82,6 +83,25 @@ class HubProcess:
         if self.enable_scheduler:
             self._start_scheduler()
         self._start_web()
+
+    def _log_configuration(self) -> None:
+        """One line per integration; invalid ones are logged and left off, not fatal.
+
+        (Malformed values stop the start earlier, in the CLI, with exit code 2.)
+        """
+        from bot.config_check import check_settings
+
+        try:
+            report = check_settings(self.settings)
+        except Exception:
+            log.exception("configuration check failed")
+            return
+        for item in report.integrations:
+            if item.status == "invalid":
+                for reason in item.reasons:
+                    log.warning("integration invalid name=%s problem=%r", item.name, reason)
+            else:
+                log.info("integration name=%s status=%s", item.name, item.status)
 
     def _start_slack_app(self) -> None:
         settings = self.settings

@@ -244,3 +244,20 @@ def test_socket_mode_failure_is_a_clean_start_up_error(
         process.start()
     process.stop()
     assert "hub.close" in calls
+
+
+def test_invalid_integrations_are_logged_and_left_off(
+    tmp_path: Path,
+    calls: Calls,
+    started: list[HubProcess],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="bot.process")
+    process = _start(tmp_path, started, slack_bot_token="xoxb-test", jobs_enabled=False)
+    assert process.slack_mode == "off"  # a bot token without a mode
+    assert not any(c.startswith("create_app") for c in calls)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("integration invalid name=slack" in w and "SLACK_APP_TOKEN" in w for w in warnings)
+    assert any(
+        "integration name=dropi status=not_configured" in r.getMessage() for r in caplog.records
+    )
