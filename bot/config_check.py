@@ -497,7 +497,10 @@ class ConfigReport:
             out += ["", "Integrations"]
             out += _render_rows(registered)
         if settings_only:
-            out += ["", "Services checked from settings only (their client is not built yet)"]
+            out += [
+                "",
+                "Checked from settings only (no integration registered for them in this build)",
+            ]
             out += _render_rows(settings_only)
         out += ["", *self.notes] if self.notes else []
         lines = self.problem_lines()
