@@ -180,6 +180,10 @@ class HubProcess:
             lifespan="off",
             timeout_graceful_shutdown=WEB_GRACEFUL_SHUTDOWN_SECONDS,
         )
+        for name in ("uvicorn", "uvicorn.error"):
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _DropColorMessage) for f in logger.filters):
+                logger.addFilter(_DropColorMessage())
         self._server = uvicorn.Server(config)
         # Off the main thread uvicorn installs no signal handlers: this process owns them.
         self._web_thread = threading.Thread(target=self._serve, name="web", daemon=True)
@@ -257,6 +261,14 @@ class HubProcess:
             if callable(method):
                 _safely("socket mode close", method)
                 return
+
+
+class _DropColorMessage(logging.Filter):
+    """uvicorn attaches an ANSI-coloured copy of some messages; key=value logs want one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.pop("color_message", None)
+        return True
 
 
 def _safely(what: str, func: Any) -> None:
