@@ -309,10 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
-        # `chegou-hub db` without an action prints that group's help.
-        for name in ("db_command", "config_command"):
-            if hasattr(args, name):
-                parser.parse_args([*(argv or sys.argv[1:]), "--help"])
+        # A group without its action (`chegou-hub db`) prints that group's help (and exits 0).
+        if getattr(args, "command", None):
+            parser.parse_args([args.command, "--help"])
         parser.print_help()
         return 0
     _loaded.clear()

@@ -163,3 +163,16 @@ def test_health_table_renders_the_health_json() -> None:
     ]
     assert next(line for line in table if line.startswith("dropi")).split()[1] == "not_configured"
     assert "  shopify: 5 consecutive failures" in table
+
+
+def test_a_group_without_action_prints_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["db"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: chegou-hub db")
+    assert "upgrade" in out
+    assert main([]) == 0
+    assert capsys.readouterr().out.startswith("usage: chegou-hub [-h]")
