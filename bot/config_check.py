@@ -174,6 +174,10 @@ def load_settings_collecting(
             return loader(**reset), problems
         except ValidationError as exc:
             found = _problems_from_validation(exc)
+        except (OSError, UnicodeDecodeError) as exc:
+            # The .env file itself cannot be read (permissions, not UTF-8).
+            env_file = Settings.model_config.get("env_file") or ".env"
+            return None, [*problems, Problem("", f"{env_file}: cannot be read ({_brief(exc)})")]
         except SettingsError as exc:
             one = _problem_from_settings_error(exc, settings_cls.model_fields)
             if one is None:
@@ -191,6 +195,12 @@ def load_settings_collecting(
                 return None, problems
             reset[p.field] = info.get_default(call_default_factory=True)
     return None, problems
+
+
+def _brief(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8: byte {exc.object[exc.start]:#04x} at position {exc.start}"
+    return type(exc).__name__ + (f": {exc.strerror}" if isinstance(exc, OSError) else "")
 
 
 def _without_decoding(settings_cls: type[Settings], fields: set[str]) -> type[Settings]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import Field, SecretStr
@@ -192,3 +193,15 @@ def test_secretstr_values_inside_models_are_masked() -> None:
     shown = display_value({"a": store})
     assert SHOPIFY_TOKEN not in shown
     assert "shpa…99" in shown
+
+
+def test_unreadable_env_file_is_a_problem_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".env").write_bytes(b"SMMRAJA_API_KEY=\xff\xfeabc\n")
+    code, _out, err = _run(capsys)
+    assert code == 2
+    assert err.strip() == (
+        "chegou-hub: invalid configuration: .env: cannot be read "
+        "(not UTF-8: byte 0xff at position 16)"
+    )
