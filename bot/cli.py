@@ -326,6 +326,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from bot.process import database_error
+
+        reason = database_error(exc)
+        if reason is None:
+            raise
+        print(f"chegou-hub: {reason}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -47,6 +47,16 @@ class StartupError(RuntimeError):
     """A known start-up failure, logged without a traceback."""
 
 
+def database_error(exc: BaseException) -> str | None:
+    """A one-line reason when `exc` means the database cannot be reached; None otherwise."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return None
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+    return f"database unreachable ({type(exc).__name__}: {detail}); check DATABASE_URL"
+
+
 @dataclass
 class HubProcess:
     settings: Settings
@@ -75,7 +85,13 @@ class HubProcess:
         self._log_configuration()
         self.engine = make_engine(settings.database_url)
         log.info("database upgrade starting")
-        upgrade(self.engine)
+        try:
+            upgrade(self.engine)
+        except Exception as exc:
+            reason = database_error(exc)
+            if reason is None:
+                raise
+            raise StartupError(reason) from exc
         log.info("database upgrade done")
         self.hub = Hub.create(settings, engine=self.engine)
         if self.enable_slack:

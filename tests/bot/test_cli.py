@@ -176,3 +176,14 @@ def test_a_group_without_action_prints_its_help(capsys: pytest.CaptureFixture[st
     assert "upgrade" in out
     assert main([]) == 0
     assert capsys.readouterr().out.startswith("usage: chegou-hub [-h]")
+
+
+def test_unreachable_database_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'no-such-dir' / 'hub.db'}"
+    for args in (("db", "upgrade"), ("run", "--port", "1")):
+        result = _run(tmp_path, *args, DATABASE_URL=url)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert "database unreachable (OperationalError: unable to open database file)" in (
+            result.stderr
+        )
