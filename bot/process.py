@@ -65,16 +65,17 @@ class HubProcess:
     enable_slack: bool = True
     enable_scheduler: bool = True
 
-    engine: Engine | None = None
-    hub: Hub | None = None
-    bolt_app: Any = None
-    slack_mode: str = "off"  # off | socket | http
-    socket_handler: Any = None
-    scheduler: Any = None
-    _server: Any = None
-    _web_thread: threading.Thread | None = None
-    _stop_requested: bool = False
-    _wake: threading.Event = field(default_factory=threading.Event)
+    # State, filled by start().
+    engine: Engine | None = field(default=None, init=False)
+    hub: Hub | None = field(default=None, init=False)
+    bolt_app: Any = field(default=None, init=False)
+    slack_mode: str = field(default="off", init=False)  # off | socket | http
+    socket_handler: Any = field(default=None, init=False)
+    scheduler: Any = field(default=None, init=False)
+    _server: Any = field(default=None, init=False, repr=False)
+    _web_thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    _stop_requested: bool = field(default=False, init=False, repr=False)
+    _wake: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     # --- start ----------------------------------------------------------------------------
     def start(self) -> None:
