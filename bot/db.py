@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,8 +24,12 @@ __all__ = [
     "SQLModel",
     "Session",
     "UTCDateTime",
+    "current_revisions",
+    "downgrade",
+    "head_revisions",
     "import_all_models",
     "make_engine",
+    "ping",
     "session_scope",
     "upgrade",
     "utcnow",
@@ -125,8 +130,45 @@ def alembic_config(engine: Engine | None = None) -> Any:
     return cfg
 
 
+# Alembic keeps its migration context in module globals: one command at a time per process.
+# (Between processes, env.py takes a PostgreSQL advisory lock.)
+_ALEMBIC_LOCK = threading.Lock()
+
+
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema up to date (every area has its own branch off the foundation)."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    with _ALEMBIC_LOCK:
+        command.upgrade(alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    """Undo migrations down to `revision` (tests, and an operator rolling back a release)."""
+    from alembic import command
+
+    with _ALEMBIC_LOCK:
+        command.downgrade(alembic_config(engine), revision)
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    """Revisions the database is at (one per area branch); empty before the first upgrade."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def head_revisions() -> set[str]:
+    """Revisions the code expects (the heads of every branch)."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def ping(engine: Engine) -> None:
+    """Raise if the database cannot answer a trivial query (readiness)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

@@ -40,6 +40,41 @@ def _check_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
+def _check_tz(value: str) -> str:
+    """An IANA time zone name; ZoneInfo raises KeyError subclasses, which pydantic won't catch."""
+    try:
+        ZoneInfo(value)
+    except Exception:
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like America/Sao_Paulo)"
+        ) from None
+    return value
+
+
+def _parse_json(value: Any, *, expect: type) -> Any:
+    """Decode a JSON env value ourselves so a typo becomes a normal validation error.
+
+    pydantic-settings would otherwise raise `SettingsError` before any validator runs, which
+    stops at the first bad field and cannot say what is wrong. The message never echoes the
+    value (it may hold tokens).
+    """
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    if not value:
+        return expect()
+    try:
+        decoded = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(decoded, expect):
+        kind = "object {...}" if expect is dict else "list [...]"
+        raise ValueError(f"must be a JSON {kind}, got {type(decoded).__name__}")
+    return decoded
+
+
 def _split_csv(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -47,6 +82,7 @@ def _split_csv(value: Any) -> Any:
 
 
 CsvList = Annotated[list[str], NoDecode]
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
 class ShopifyStore(BaseModel):
@@ -89,8 +125,7 @@ class ShopifyStore(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        ZoneInfo(value)
-        return value
+        return _check_tz(value)
 
     def has_credentials(self) -> bool:
         return self.access_token is not None or (
@@ -121,8 +156,14 @@ class ModelPrice(BaseModel):
 
 
 class Settings(BaseSettings):
+    # An empty variable (`SLACK_BOT_TOKEN=`) means "not set": it never enables an integration
+    # with an empty credential nor replaces a default URL with nothing.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     # --- core -------------------------------------------------------------------------------
@@ -130,20 +171,20 @@ class Settings(BaseSettings):
     hub_time_zone: str = "America/Sao_Paulo"
     log_level: str = "INFO"
     web_host: str = "127.0.0.1"
-    web_port: int = 8080
+    web_port: int = Field(default=8080, ge=1, le=65535)
     hub_docs_dir: str = "docs"
 
     # --- runtime: retries, rate limits, caches ----------------------------------------------
-    retry_attempts: int = 3
+    retry_attempts: int = Field(default=3, ge=1)
     retry_wait_min_seconds: float = 4.0
     retry_wait_max_seconds: float = 10.0
     retry_after_cap_seconds: float = 60.0
-    http_connect_timeout_seconds: float = 5.0
-    http_read_timeout_seconds: float = 30.0
+    http_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    http_read_timeout_seconds: float = Field(default=30.0, gt=0)
     # JSON objects keyed by integration, e.g. {"shopify": {"rate": 2, "burst": 40}} and
     # {"shopify": 300}; merged over the company's defaults in integrations.runtime.
-    hub_rate_limits: dict[str, dict[str, float]] = Field(default_factory=dict)
-    hub_cache_ttls: dict[str, float] = Field(default_factory=dict)
+    hub_rate_limits: Annotated[dict[str, dict[str, float]], NoDecode] = Field(default_factory=dict)
+    hub_cache_ttls: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     call_record_flush_size: int = 200
     call_record_flush_seconds: float = 5.0
 
@@ -155,7 +196,7 @@ class Settings(BaseSettings):
     hub_admins: CsvList = Field(default_factory=list)
     hub_operators: CsvList = Field(default_factory=list)
     hub_viewers: CsvList = Field(default_factory=list)
-    hub_worker_threads: int = 16
+    hub_worker_threads: int = Field(default=16, ge=1)
     hub_confirmation_ttl_seconds: int = 900
 
     # --- channels (jobs and alerts) ---------------------------------------------------------
@@ -166,7 +207,7 @@ class Settings(BaseSettings):
 
     # --- jobs ---------------------------------------------------------------------------------
     jobs_enabled: bool = True
-    jobs_retry_attempts: int = 3
+    jobs_retry_attempts: int = Field(default=3, ge=1)
     jobs_retry_base_seconds: float = 60.0
     jobs_misfire_grace_seconds: int = 3600
     jobs_leader_lease_seconds: int = 30
@@ -181,10 +222,10 @@ class Settings(BaseSettings):
     anthropic_admin_base_url: str = "https://api.anthropic.com"
     ai_costs_backfill_days: int = 90
     ai_costs_resync_days: int = 3
-    ai_budgets: dict[str, Budget] = Field(default_factory=dict)
+    ai_budgets: Annotated[dict[str, Budget], NoDecode] = Field(default_factory=dict)
     ai_spike_min_usd: Decimal = Decimal("20")
     ai_spike_cooldown_hours: int = 24
-    ai_model_prices: list[ModelPrice] = Field(default_factory=list)
+    ai_model_prices: Annotated[list[ModelPrice], NoDecode] = Field(default_factory=list)
 
     # --- claude assistant -------------------------------------------------------------------
     anthropic_api_key: SecretStr | None = None
@@ -199,7 +240,7 @@ class Settings(BaseSettings):
     assistant_history_token_budget: int = 12000
 
     # --- shopify ------------------------------------------------------------------------------
-    shopify_stores: dict[str, ShopifyStore] = Field(default_factory=dict)
+    shopify_stores: Annotated[dict[str, ShopifyStore], NoDecode] = Field(default_factory=dict)
     shopify_duplicate_window_days: int = 30
     shopify_cancel_tag: str = "chegou-hub-duplicado-cancelado"
     shopify_notify_customer: bool = False
@@ -224,7 +265,7 @@ class Settings(BaseSettings):
     google_redirect_uri: str | None = None
     google_calendar_base_url: str | None = None
     calendar_time_zone: str = "America/Sao_Paulo"
-    default_event_duration: int = 60
+    default_event_duration: int = Field(default=60, ge=1)
 
     # --- validators ---------------------------------------------------------------------------
     @field_validator("hub_admins", "hub_operators", "hub_viewers", mode="before")
@@ -251,23 +292,47 @@ class Settings(BaseSettings):
     @field_validator("hub_time_zone", "calendar_time_zone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except Exception as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+        return _check_tz(value)
+
+    @field_validator(
+        "shopify_stores", "hub_rate_limits", "hub_cache_ttls", "ai_budgets", mode="before"
+    )
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        return _parse_json(value, expect=dict)
+
+    @field_validator("ai_model_prices", mode="before")
+    @classmethod
+    def _json_list(cls, value: Any) -> Any:
+        return _parse_json(value, expect=list)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().upper()
+            if value not in LOG_LEVELS:
+                raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return value
 
-    @field_validator("shopify_stores", mode="before")
+    @field_validator("database_url")
     @classmethod
-    def _stores(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip()
-            if not value:
-                return {}
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"SHOPIFY_STORES is not valid JSON: {exc.msg}") from exc
+    def _database_url(cls, value: str) -> str:
+        # Never echo the value: it may carry a password.
+        value = value.strip()
+        if value.startswith("postgres://"):  # the Heroku/Render spelling
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+")):
+            raise ValueError(
+                "must be sqlite:///path/to/file.db or postgresql://user:pass@host:5432/db"
+            )
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a valid database URL") from None
         return value
 
     # --- derived ------------------------------------------------------------------------------
