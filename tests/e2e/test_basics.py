@@ -245,3 +245,25 @@ def test_oauth_env_does_not_flip_to_multi_workspace(
     assert driver.ephemerals(USER)
     posted = [c for c in slack_sim.calls() if c.method != "response_url"]
     assert posted and all(c.ok and c.token == slack_sim.bot_token[:5] + "…" for c in posted)
+
+
+def test_upload_and_not_in_channel_reach_the_user(
+    slack: SlackFactory, hub: Hub, slack_sim: SlackSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.charts import bar_chart
+
+    def chart(ctx: CommandContext) -> None:
+        ctx.upload("pedidos.png", bar_chart("Pedidos", ["a"], [1]), title="Pedidos")
+        ctx.post("Gráfico enviado.")
+
+    monkeypatch.setitem(
+        registry.SUBCOMMANDS, "grafico", Subcommand("grafico", chart, "/hub grafico", "Gráfico")
+    )
+    driver = slack(hub)
+    driver.command("grafico", channel="C0SHOPIFY1")
+    (upload,) = driver.uploads()
+    assert upload.channel == "C0SHOPIFY1" and upload.content and upload.content[:4] == b"\x89PNG"
+    assert driver.messages("C0SHOPIFY1")[-1].text == "Gráfico enviado."
+    # In a channel the bot was not invited to, the person learns how to fix it.
+    driver.command("grafico", channel="C0OUTSIDE1")
+    assert "Me convide com `/invite @Chegou Hub`" in driver.ephemerals(USER)[-1].text
