@@ -92,9 +92,9 @@ def status_blocks(rows: list[HealthRow]) -> tuple[str, list[dict[str, Any]]]:
         {"type": "header", "text": {"type": "plain_text", "text": "Status das integrações"}}
     ]
     if not rows:
-        text = "Status das integrações: nenhuma integração registrada ainda."
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
-        return text, blocks
+        empty = "Nenhuma integração registrada ainda."
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": empty}})
+        return f"Status das integrações: {empty}", blocks
     lines = []
     for row in rows:
         emoji, label = STATUS_LABELS.get(row.status, (":grey_question:", row.status))

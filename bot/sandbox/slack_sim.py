@@ -335,6 +335,11 @@ class SlackSimulator:
         with self._lock:
             return [m for m in self._messages if not m.deleted]
 
+    def all_messages_raw(self) -> list[SimMessage]:
+        """Every message ever recorded, deleted ones too (indexes are stable)."""
+        with self._lock:
+            return list(self._messages)
+
     def find_message(self, channel: str, ts: str) -> SimMessage | None:
         with self._lock:
             for m in self._messages:
