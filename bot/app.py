@@ -244,3 +244,23 @@ def start_socket_mode(app: HubApp, settings: Settings) -> Any:
     handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
     handler.connect()
     return handler
+
+
+def starlette_endpoint(app: App) -> Any:
+    """An async Starlette endpoint for POST /slack/events that runs `app.dispatch` in a thread.
+
+    `slack_bolt.adapter.starlette.SlackRequestHandler` calls the sync `dispatch` directly on the
+    event loop, so one request waiting for its ack (Bolt polls every 10 ms) stalls every other
+    request; this keeps the loop free.
+    """
+    from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(bolt_response)
+
+    return endpoint
