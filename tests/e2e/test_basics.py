@@ -267,3 +267,28 @@ def test_upload_and_not_in_channel_reach_the_user(
     # In a channel the bot was not invited to, the person learns how to fix it.
     driver.command("grafico", channel="C0OUTSIDE1")
     assert "Me convide com `/invite @Chegou Hub`" in driver.ephemerals(USER)[-1].text
+
+
+def test_status_reflects_runtime_health(
+    slack: SlackFactory, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integrations.runtime import registry as integrations
+    from integrations.runtime.recorder import CallRecord
+
+    integrations.load_integrations()
+    monkeypatch.setitem(
+        integrations._REGISTRY,
+        "fakeshop",
+        integrations.Integration("fakeshop", "Loja Quebrada", lambda s: True),
+    )
+    for _ in range(hub.settings.alert_consecutive_failures):
+        hub.runtime.record(
+            CallRecord("fakeshop", "orders", hub.clock.now(), 12.0, False, 503, "upstream", "x")
+        )
+    hub.runtime.flush()
+    driver = slack(hub)
+    driver.command("status")
+    reply = driver.ephemerals(USER)[-1]
+    assert ":red_circle: *Loja Quebrada* — com falha" in reply.text
+    assert "falhas seguidas" in reply.text
+    assert "1 integração(ões) com falha." in json.dumps(reply.blocks, ensure_ascii=False)
