@@ -292,3 +292,24 @@ def test_status_reflects_runtime_health(
     assert ":red_circle: *Loja Quebrada* — com falha" in reply.text
     assert "falhas seguidas" in reply.text
     assert "1 integração(ões) com falha." in json.dumps(reply.blocks, ensure_ascii=False)
+
+
+def test_home_tab_lists_open_alerts(
+    slack: SlackFactory, hub: Hub, slack_sim: SlackSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+    from datetime import UTC, datetime
+
+    fake = types.ModuleType("jobs.alerts")
+    incident = types.SimpleNamespace(
+        title="Shopify fora do ar",
+        severity="critical",
+        opened_at=datetime(2026, 11, 2, 15, 0, tzinfo=UTC),
+    )
+    fake.open_incidents = lambda hub: [incident]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "jobs.alerts", fake)
+    driver = slack(hub)
+    driver.open_home(user=USER)
+    text = json.dumps(slack_sim.views[USER], ensure_ascii=False)
+    assert ":rotating_light: *Shopify fora do ar* (critical, desde 02/11 12:00)" in text
