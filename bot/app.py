@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -188,10 +189,13 @@ def create_app(
             bot_id=identity.get("bot_id"),
         )
 
+    # Socket Mode requests skip signature checks by design; any HTTP request must still be
+    # signed. Without a configured secret (Socket Mode only) use a random one, so an HTTP
+    # request can never verify (an empty secret would be forgeable).
     signing_secret = (
         settings.slack_signing_secret.get_secret_value()
         if settings.slack_signing_secret is not None
-        else None
+        else secrets.token_hex(32)
     )
     # Bolt builds each request's client from this one (base_url, timeout, retry handlers) with
     # the token from `authorize`; giving it a token too would only log "token ignored".
@@ -203,7 +207,6 @@ def create_app(
             signing_secret=signing_secret,
             authorize=authorize,
             listener_executor=listeners,
-            request_verification_enabled=not socket_mode,
             # Our listeners ack first and hand slow work to the work pool themselves.
             process_before_response=False,
             raise_error_for_unhandled_request=False,

@@ -521,7 +521,9 @@ class SlackSimulator:
         user = args.get("user")
         if not user or user not in self.users:
             raise SlackApiFault("user_not_found")
-        if not channel.is_im and channel.members != {BOT_USER_ID} and user not in channel.members:
+        # Human membership is only tracked for channels seeded with members (and DMs).
+        tracks_people = len(channel.members - {BOT_USER_ID}) > 0
+        if tracks_people and user not in channel.members:
             raise SlackApiFault("user_not_in_channel")
         self._check_message_content(args)
         msg = SimMessage(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Engine
 
 from bot.app import HubApp, SlackConfigError, create_app
@@ -98,3 +100,24 @@ def test_inline_mode_finishes_work_before_dispatch_returns(
     driver = slack(hub, inline=True, wait=False)
     driver.command("help")
     assert driver.ephemerals()  # no wait_idle needed
+
+
+def test_socket_mode_app_still_rejects_unsigned_http(tmp_path: Path, hub: Hub) -> None:
+    from slack_bolt import BoltRequest
+
+    settings = make_settings(tmp_path, slack_bot_token="xoxb-1", slack_app_token="xapp-1")
+    app = create_app(settings, hub=hub, inline=True)
+    try:
+        body = "command=%2Fhub&text=help&user_id=U1&channel_id=C1"
+        unsigned = app.dispatch(BoltRequest(body=body, headers={}))
+        ts = str(int(time.time()))
+        guessed = SignatureVerifier("guess").generate_signature(timestamp=ts, body=body)
+        forged = app.dispatch(
+            BoltRequest(
+                body=body,
+                headers={"x-slack-request-timestamp": ts, "x-slack-signature": guessed or ""},
+            )
+        )
+        assert unsigned.status == forged.status == 401
+    finally:
+        app.close()
