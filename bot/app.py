@@ -21,6 +21,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 
-from bot.workers import WorkPool
+from bot.workers import PoolFull, WorkPool
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -90,17 +91,17 @@ class HubApp(App):
             return cached[1]
         try:
             users: list[str] = self.api.usergroups_users_list(usergroup=group_id).get("users", [])
-        except Exception as exc:  # a missing group grants nothing; the log says why
+        except Exception as exc:
+            # Not cached: a transient failure must not strip roles for ROLE_CACHE_SECONDS. The
+            # last known members still count; without them the group grants nothing.
             log.warning("user group lookup failed group=%s error=%s", group_id, exc)
-            users = []
+            return cached[1] if cached is not None else frozenset()
         members = frozenset(users)
         self._group_cache[group_id] = (now, members)
         return members
 
     def submit_work(self, fn: Any, *args: Any) -> bool:
         """Run slow work after the ack; False when the pool is full (caller tells the user)."""
-        from bot.workers import PoolFull
-
         try:
             self.work_pool.submit(fn, *args)
         except PoolFull:
@@ -110,8 +111,6 @@ class HubApp(App):
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Until the listener and work pools are both empty (work may spawn work)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             remaining = max(deadline - time.monotonic(), 0.0)
