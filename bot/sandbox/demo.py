@@ -132,6 +132,9 @@ class DemoSession:
             **DEMO_CHANNELS,
             **overrides,
             "slack_base_url": self.slack.base_url,
+            "slack_bot_token": DEMO_BOT_TOKEN,
+            "slack_signing_secret": DEMO_SIGNING_SECRET,
+            "slack_app_token": None,
         }
         settings = DemoSettings(**values)
         engine = make_engine(settings.database_url)

@@ -215,6 +215,14 @@ def test_channel_message_events_are_not_answered(
         }
     )
     assert [m for m in driver.messages() if m.user == BOT_USER_ID] == []
+    # A mention also delivered as a channel `message` (workspace subscribed to
+    # message.channels) is answered once, through app_mention.
+    mention = slack_sim.post_user_message("C0GENERAL1", USER, f"<@{BOT_USER_ID}> oi")
+    common = {"user": USER, "text": mention.text, "ts": mention.ts, "channel": "C0GENERAL1"}
+    driver.event({"type": "message", "channel_type": "channel", **common})
+    driver.event({"type": "app_mention", **common})
+    driver.event({"type": "message", "channel_type": "channel", **common})
+    assert len([m for m in driver.messages() if m.user == BOT_USER_ID]) == 1
 
 
 def test_home_tab_and_suggested_prompts(

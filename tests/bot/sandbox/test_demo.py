@@ -108,3 +108,35 @@ def test_console_numbers_buttons_saves_files_and_injects_faults(
     (png,) = (tmp_path / "out").glob("*-itens.png")
     assert png.read_bytes().startswith(b"\x89PNG")
     assert "simulador desconhecido: nenhum (disponíveis: slack)" in console.failures[-1]
+
+
+def test_job_step_runs_through_the_scheduler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    ran: list[str] = []
+
+    class FakeScheduler:
+        def __init__(self, hub: Hub) -> None:
+            self.hub = hub
+
+        def run_now(self, job_id: str) -> str:
+            ran.append(job_id)
+            assert self.hub.notifier is not None
+            self.hub.notifier.post("C0ALERTS01", f"Relatório do job {job_id}")
+            return f"{job_id}: ok"
+
+    fake = types.ModuleType("jobs.scheduler")
+    fake.HubScheduler = FakeScheduler  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "jobs.scheduler", fake)
+    lines: list[str] = []
+    with DemoSession(output_dir=tmp_path) as session:
+        console = Console(session, write=lines.append)
+        assert console.run_line("!job relatorio.diario")
+        assert console.run_line("!expect [#alertas] Chegou Hub:")
+        assert console.run_line("!expect Relatório do job relatorio.diario")
+        assert console.run_line("!expect relatorio.diario: ok")
+        assert not console.run_line("!job")
+    assert ran == ["relatorio.diario"]
