@@ -244,10 +244,11 @@ class Console:
         if msg.thread_ts and msg.thread_ts != msg.ts:
             where += " (no fio)"
         head = f"[{where}] Chegou Hub{' (editada)' if edited else ''}:"
+        body = []
+        if msg.streamed or not msg.blocks:
+            body.extend(mrkdwn(msg.text, self._name).splitlines())
         if msg.blocks:
-            body = render_blocks(msg.blocks, lambda e, b: self._number(msg, e), self._name)
-        else:
-            body = mrkdwn(msg.text, self._name).splitlines()
+            body.extend(render_blocks(msg.blocks, lambda e, b: self._number(msg, e), self._name))
         if msg.streaming:
             body.append("…(escrevendo)")
         indent = "      ↳ " if msg.thread_ts and msg.thread_ts != msg.ts else "  "

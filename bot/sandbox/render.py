@@ -111,6 +111,8 @@ def render_blocks(
             lines.append(f"[imagem: {block.get('alt_text', '')}]")
         elif kind == "rich_text":
             lines.extend(_rich_text(block.get("elements", []), names).rstrip().splitlines())
+        elif kind == "markdown":
+            lines.extend(mrkdwn(str(block.get("text", "")), names).splitlines())
         elif kind == "input":
             lines.append(f"[campo: {_text(block.get('label'), names)}]")
         else:

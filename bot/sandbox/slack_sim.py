@@ -111,6 +111,7 @@ class SimMessage:
     edited: int = 0
     deleted: bool = False
     streaming: bool = False
+    streamed: bool = False  # created by chat.startStream: its text shows next to its blocks
     stream_started: float = 0.0
     source: str = "api"  # "api" or "response_url"
 
@@ -652,6 +653,7 @@ class SlackSimulator:
             None,
             str(args["thread_ts"]),
             streaming=True,
+            streamed=True,
             stream_started=self._clock(),
         )
         self._messages.append(msg)
