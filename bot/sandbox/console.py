@@ -40,9 +40,23 @@ from integrations.runtime.harness import Fault
 if TYPE_CHECKING:
     from bot.sandbox.demo import DemoSession
 
-HELP = __doc__.split("Line syntax (interactive and in `.hub` tour scripts):", 1)[1].split(
-    "Output:", 1
-)[0]
+HELP = """\
+    /hub <texto>                 comando no canal atual (padrão #geral)
+    @hub <texto>                 menção no canal atual (a resposta vem no fio)
+    <texto>                      mensagem direta (DM) para o bot
+    !click N                     clica no botão numerado [N]
+    !as <pessoa>                 troca de pessoa: admin|operador|viewer, ana|otavio|vera ou um id U…
+    !channel <#nome|C…>          troca de canal (#geral, #alertas, #custos-ia, #shopify, …)
+    !home                        abre a aba Início (Home)
+    !expect <texto>              a última saída precisa conter <texto> (senão o passo falha)
+    !expect-not <texto>          a última saída NÃO pode conter <texto>
+    !fault <sim> <prefixo> <status|reset|malformed|auth|429|latency=S> [vezes]
+                                 injeta uma falha num simulador (`!fault slack /api/chat 503`)
+    !clear-faults [sim]          remove as falhas injetadas (de todos, sem nome)
+    !job <job-id>                roda um job agendado agora
+    !help                        esta ajuda
+    # comentário                 ignorado (linhas em branco também)
+"""
 
 
 class StepFailed(Exception):
