@@ -321,3 +321,21 @@ def test_home_tab_lists_open_alerts(
     driver.open_home(user=USER)
     text = json.dumps(slack_sim.views[USER], ensure_ascii=False)
     assert ":rotating_light: *Shopify fora do ar* (critical, desde 02/11 12:00)" in text
+
+
+def test_replies_beyond_response_url_limit_use_post_ephemeral(
+    slack: SlackFactory, hub: Hub, slack_sim: SlackSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def chatty(ctx: CommandContext) -> None:
+        for n in range(7):
+            ctx.reply(f"parte {n}")
+
+    monkeypatch.setitem(
+        registry.SUBCOMMANDS, "longo", Subcommand("longo", chatty, "/hub longo", "7 respostas")
+    )
+    driver = slack(hub)
+    driver.command("longo")
+    replies = driver.ephemerals(USER)
+    assert [m.text for m in replies] == [f"parte {n}" for n in range(7)]
+    assert [m.source for m in replies] == ["response_url"] * 5 + ["api"] * 2
+    assert len(slack_sim.calls("chat.postEphemeral")) == 2

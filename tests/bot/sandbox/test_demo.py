@@ -97,7 +97,8 @@ def test_console_numbers_buttons_saves_files_and_injects_faults(
             "!expect (editada)",
             "!expect Feito: 3 itens.",
             "!fault slack /api/chat.postMessage 503 1",
-            "@hub oi",
+            "/hub processar 4",
+            "!expect Algo deu errado ao executar `/hub processar`",
             "!expect REF-",
             "!clear-faults",
             "!fault nenhum / 503",
@@ -105,9 +106,10 @@ def test_console_numbers_buttons_saves_files_and_injects_faults(
         results = [console.run_line(step, where=str(i)) for i, step in enumerate(steps, 1)]
     assert results == [True] * (len(steps) - 1) + [False], "\n".join(lines)
     assert demo_action == [3]
-    (png,) = (tmp_path / "out").glob("*-itens.png")
-    assert png.read_bytes().startswith(b"\x89PNG")
-    assert "simulador desconhecido: nenhum (disponíveis: slack)" in console.failures[-1]
+    saved = sorted((tmp_path / "out").glob("*-itens.png"))
+    assert len(saved) == 2  # one per /hub processar
+    assert all(png.read_bytes().startswith(b"\x89PNG") for png in saved)
+    assert "simulador desconhecido: nenhum (disponíveis: " in console.failures[-1]
 
 
 def test_job_step_runs_through_the_scheduler(
