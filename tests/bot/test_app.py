@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Engine
 
@@ -119,5 +120,33 @@ def test_socket_mode_app_still_rejects_unsigned_http(tmp_path: Path, hub: Hub) -
             )
         )
         assert unsigned.status == forged.status == 401
+    finally:
+        app.close()
+
+
+def test_socket_mode_requests_are_handled(
+    tmp_path: Path, hub: Hub, slack_sim: SlackSimulator
+) -> None:
+    """What SocketModeHandler dispatches: a dict body in socket_mode, no signature."""
+    from slack_bolt import BoltRequest
+
+    from bot.sandbox.driver import slack_settings
+
+    settings = slack_settings(hub.settings, slack_sim).model_copy(
+        update={"slack_app_token": SecretStr("xapp-1"), "slack_signing_secret": None}
+    )
+    app = create_app(settings, hub=hub, inline=True)
+    try:
+        body = {
+            "command": "/hub",
+            "text": "help",
+            "user_id": "U0ADMIN001",
+            "channel_id": "C0GENERAL1",
+            "team_id": "T0CHEGOU01",
+            "response_url": slack_sim.response_url("C0GENERAL1", "U0ADMIN001"),
+        }
+        response = app.dispatch(BoltRequest(body=body, mode="socket_mode"))
+        assert response.status == 200
+        assert "Comandos do Chegou Hub" in slack_sim.ephemerals("U0ADMIN001")[-1].text
     finally:
         app.close()
