@@ -19,7 +19,9 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 
-from bot.workers import WorkPool
+from bot.workers import PoolFull, WorkPool
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -89,17 +91,17 @@ class HubApp(App):
             return cached[1]
         try:
             users: list[str] = self.api.usergroups_users_list(usergroup=group_id).get("users", [])
-        except Exception as exc:  # a missing group grants nothing; the log says why
+        except Exception as exc:
+            # Not cached: a transient failure must not strip roles for ROLE_CACHE_SECONDS. The
+            # last known members still count; without them the group grants nothing.
             log.warning("user group lookup failed group=%s error=%s", group_id, exc)
-            users = []
+            return cached[1] if cached is not None else frozenset()
         members = frozenset(users)
         self._group_cache[group_id] = (now, members)
         return members
 
     def submit_work(self, fn: Any, *args: Any) -> bool:
         """Run slow work after the ack; False when the pool is full (caller tells the user)."""
-        from bot.workers import PoolFull
-
         try:
             self.work_pool.submit(fn, *args)
         except PoolFull:
@@ -109,8 +111,6 @@ class HubApp(App):
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Until the listener and work pools are both empty (work may spawn work)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             remaining = max(deadline - time.monotonic(), 0.0)
@@ -188,10 +188,13 @@ def create_app(
             bot_id=identity.get("bot_id"),
         )
 
+    # Socket Mode requests skip signature checks by design; any HTTP request must still be
+    # signed. Without a configured secret (Socket Mode only) use a random one, so an HTTP
+    # request can never verify (an empty secret would be forgeable).
     signing_secret = (
         settings.slack_signing_secret.get_secret_value()
         if settings.slack_signing_secret is not None
-        else None
+        else secrets.token_hex(32)
     )
     # Bolt builds each request's client from this one (base_url, timeout, retry handlers) with
     # the token from `authorize`; giving it a token too would only log "token ignored".
@@ -203,7 +206,6 @@ def create_app(
             signing_secret=signing_secret,
             authorize=authorize,
             listener_executor=listeners,
-            request_verification_enabled=not socket_mode,
             # Our listeners ack first and hand slow work to the work pool themselves.
             process_before_response=False,
             raise_error_for_unhandled_request=False,
@@ -244,3 +246,23 @@ def start_socket_mode(app: HubApp, settings: Settings) -> Any:
     handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
     handler.connect()
     return handler
+
+
+def starlette_endpoint(app: App) -> Any:
+    """An async Starlette endpoint for POST /slack/events that runs `app.dispatch` in a thread.
+
+    `slack_bolt.adapter.starlette.SlackRequestHandler` calls the sync `dispatch` directly on the
+    event loop, so one request waiting for its ack (Bolt polls every 10 ms) stalls every other
+    request; this keeps the loop free.
+    """
+    from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(bolt_response)
+
+    return endpoint

@@ -79,13 +79,27 @@ def process_click(
                 log.exception("could not report a click failure ref=%s", ref)
 
 
+def _submit(
+    app: HubApp, client: WebClient, body: dict[str, Any], decision: Literal["confirm", "cancel"]
+) -> None:
+    if app.submit_work(process_click, app, client, body, decision):
+        return
+    # The pool is full: nothing was claimed, so the person can simply click again later.
+    channel = (body.get("container") or {}).get("channel_id")
+    user = (body.get("user") or {}).get("id")
+    if channel and user:
+        from handlers.commands import BUSY_TEXT
+
+        client.chat_postEphemeral(channel=channel, user=user, text=BUSY_TEXT)
+
+
 def register(app: HubApp) -> None:
     @app.action(CONFIRM_ACTION_ID)
     def confirm(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        app.submit_work(process_click, app, client, body, "confirm")
+        _submit(app, client, body, "confirm")
 
     @app.action(CANCEL_ACTION_ID)
     def cancel(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        app.submit_work(process_click, app, client, body, "cancel")
+        _submit(app, client, body, "cancel")

@@ -74,6 +74,16 @@ def describe_failure(exc: BaseException, what: str, ref: str) -> str:
             f"Não consegui {what}: não estou neste canal. Me convide com "
             f"`/invite @Chegou Hub` e tente de novo.{tail}"
         )
+    if slack_error == "ratelimited":
+        return (
+            f"Não consegui {what}: o Slack pediu para esperarmos (limite de mensagens). "
+            f"Tente de novo em um minuto.{tail}"
+        )
+    if slack_error in ("invalid_auth", "token_revoked", "account_inactive", "not_authed"):
+        return (
+            f"Não consegui {what}: o Slack recusou o token do Chegou Hub. Um administrador "
+            f"precisa conferir `SLACK_BOT_TOKEN` (veja docs/slack-setup.md).{tail}"
+        )
     if slack_error == "channel_not_found":
         return f"Não consegui {what}: não encontrei o canal (ele existe e é acessível?).{tail}"
     return f"Algo deu errado ao {what}. Tente de novo em alguns minutos.{tail}"

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import session_scope
@@ -59,6 +61,17 @@ def claim_event(hub: Hub, key: str, event_type: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def prune_event_receipts(hub: Hub, before: datetime) -> int:
+    """Delete receipts older than `before` (Slack retries within minutes; keep a day or more)."""
+    with session_scope(hub.engine) as session:
+        result = session.execute(
+            delete(SlackEventReceipt).where(
+                SlackEventReceipt.received_at < before  # type: ignore[arg-type]
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def strip_mentions(text: str) -> str:

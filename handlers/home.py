@@ -52,8 +52,15 @@ def _open_alerts(hub: Hub) -> list[str] | None:
         return None
     lines = []
     for incident in incidents:
-        title = getattr(incident, "title", None) or getattr(incident, "summary", None)
-        lines.append(str(title or incident))
+        title = getattr(incident, "title", None) or str(incident)
+        parts = []
+        severity = getattr(incident, "severity", None)
+        if severity:
+            parts.append(str(severity))
+        opened = getattr(incident, "opened_at", None)
+        if opened is not None:
+            parts.append("desde " + opened.astimezone(hub.settings.tz).strftime("%d/%m %H:%M"))
+        lines.append(f"*{title}*" + (f" ({', '.join(parts)})" if parts else ""))
     return lines
 
 

@@ -35,22 +35,18 @@ class HealthRow:
 
 
 def _from_report(report: Any) -> list[HealthRow]:
-    data = report.to_dict() if hasattr(report, "to_dict") else report
-    items: Any = data.get("integrations", data) if isinstance(data, dict) else data
-    if isinstance(items, dict):
-        items = [{"name": key, **value} for key, value in items.items() if isinstance(value, dict)]
+    """Rows from `integrations.runtime.health.HealthReport` (its `IntegrationHealth` items)."""
     rows = []
-    for item in items or []:
-        if not isinstance(item, dict) or "status" not in item:
-            continue
-        name = str(item.get("name", "?"))
-        detail = item.get("detail") or item.get("how_to_configure") or ""
-        errors = item.get("config_errors") or []
-        if errors and not detail:
-            detail = "; ".join(map(str, errors))
-        rows.append(
-            HealthRow(name, str(item.get("display_name") or name), str(item["status"]), str(detail))
-        )
+    for item in report.integrations:
+        detail = getattr(item, "detail", None)
+        if callable(detail):
+            detail = detail()
+        if detail is None:  # older reports: build the same line from the parts
+            if item.status == "not_configured":
+                detail = item.how_to_configure or "sem credenciais"
+            else:
+                detail = "; ".join(item.reasons)
+        rows.append(HealthRow(item.name, item.display_name, str(item.status), str(detail)))
     return rows
 
 
@@ -92,9 +88,9 @@ def status_blocks(rows: list[HealthRow]) -> tuple[str, list[dict[str, Any]]]:
         {"type": "header", "text": {"type": "plain_text", "text": "Status das integrações"}}
     ]
     if not rows:
-        text = "Status das integrações: nenhuma integração registrada ainda."
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
-        return text, blocks
+        empty = "Nenhuma integração registrada ainda."
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": empty}})
+        return f"Status das integrações: {empty}", blocks
     lines = []
     for row in rows:
         emoji, label = STATUS_LABELS.get(row.status, (":grey_question:", row.status))

@@ -111,6 +111,7 @@ class SimMessage:
     edited: int = 0
     deleted: bool = False
     streaming: bool = False
+    streamed: bool = False  # created by chat.startStream: its text shows next to its blocks
     stream_started: float = 0.0
     source: str = "api"  # "api" or "response_url"
 
@@ -335,6 +336,11 @@ class SlackSimulator:
         with self._lock:
             return [m for m in self._messages if not m.deleted]
 
+    def all_messages_raw(self) -> list[SimMessage]:
+        """Every message ever recorded, deleted ones too (indexes are stable)."""
+        with self._lock:
+            return list(self._messages)
+
     def find_message(self, channel: str, ts: str) -> SimMessage | None:
         with self._lock:
             for m in self._messages:
@@ -516,7 +522,9 @@ class SlackSimulator:
         user = args.get("user")
         if not user or user not in self.users:
             raise SlackApiFault("user_not_found")
-        if not channel.is_im and channel.members != {BOT_USER_ID} and user not in channel.members:
+        # Human membership is only tracked for channels seeded with members (and DMs).
+        tracks_people = len(channel.members - {BOT_USER_ID}) > 0
+        if tracks_people and user not in channel.members:
             raise SlackApiFault("user_not_in_channel")
         self._check_message_content(args)
         msg = SimMessage(
@@ -645,6 +653,7 @@ class SlackSimulator:
             None,
             str(args["thread_ts"]),
             streaming=True,
+            streamed=True,
             stream_started=self._clock(),
         )
         self._messages.append(msg)

@@ -215,6 +215,14 @@ def test_channel_message_events_are_not_answered(
         }
     )
     assert [m for m in driver.messages() if m.user == BOT_USER_ID] == []
+    # A mention also delivered as a channel `message` (workspace subscribed to
+    # message.channels) is answered once, through app_mention.
+    mention = slack_sim.post_user_message("C0GENERAL1", USER, f"<@{BOT_USER_ID}> oi")
+    common = {"user": USER, "text": mention.text, "ts": mention.ts, "channel": "C0GENERAL1"}
+    driver.event({"type": "message", "channel_type": "channel", **common})
+    driver.event({"type": "app_mention", **common})
+    driver.event({"type": "message", "channel_type": "channel", **common})
+    assert len([m for m in driver.messages() if m.user == BOT_USER_ID]) == 1
 
 
 def test_home_tab_and_suggested_prompts(
@@ -245,3 +253,89 @@ def test_oauth_env_does_not_flip_to_multi_workspace(
     assert driver.ephemerals(USER)
     posted = [c for c in slack_sim.calls() if c.method != "response_url"]
     assert posted and all(c.ok and c.token == slack_sim.bot_token[:5] + "…" for c in posted)
+
+
+def test_upload_and_not_in_channel_reach_the_user(
+    slack: SlackFactory, hub: Hub, slack_sim: SlackSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.charts import bar_chart
+
+    def chart(ctx: CommandContext) -> None:
+        ctx.upload("pedidos.png", bar_chart("Pedidos", ["a"], [1]), title="Pedidos")
+        ctx.post("Gráfico enviado.")
+
+    monkeypatch.setitem(
+        registry.SUBCOMMANDS, "grafico", Subcommand("grafico", chart, "/hub grafico", "Gráfico")
+    )
+    driver = slack(hub)
+    driver.command("grafico", channel="C0SHOPIFY1")
+    (upload,) = driver.uploads()
+    assert upload.channel == "C0SHOPIFY1" and upload.content and upload.content[:4] == b"\x89PNG"
+    assert driver.messages("C0SHOPIFY1")[-1].text == "Gráfico enviado."
+    # In a channel the bot was not invited to, the person learns how to fix it.
+    driver.command("grafico", channel="C0OUTSIDE1")
+    assert "Me convide com `/invite @Chegou Hub`" in driver.ephemerals(USER)[-1].text
+
+
+def test_status_reflects_runtime_health(
+    slack: SlackFactory, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integrations.runtime import registry as integrations
+    from integrations.runtime.recorder import CallRecord
+
+    integrations.load_integrations()
+    monkeypatch.setitem(
+        integrations._REGISTRY,
+        "fakeshop",
+        integrations.Integration("fakeshop", "Loja Quebrada", lambda s: True),
+    )
+    for _ in range(hub.settings.alert_consecutive_failures):
+        hub.runtime.record(
+            CallRecord("fakeshop", "orders", hub.clock.now(), 12.0, False, 503, "upstream", "x")
+        )
+    hub.runtime.flush()
+    driver = slack(hub)
+    driver.command("status")
+    reply = driver.ephemerals(USER)[-1]
+    assert ":red_circle: *Loja Quebrada* — com falha" in reply.text
+    assert "falhas seguidas" in reply.text
+    assert "1 integração(ões) com falha." in json.dumps(reply.blocks, ensure_ascii=False)
+
+
+def test_home_tab_lists_open_alerts(
+    slack: SlackFactory, hub: Hub, slack_sim: SlackSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+    from datetime import UTC, datetime
+
+    fake = types.ModuleType("jobs.alerts")
+    incident = types.SimpleNamespace(
+        title="Shopify fora do ar",
+        severity="critical",
+        opened_at=datetime(2026, 11, 2, 15, 0, tzinfo=UTC),
+    )
+    fake.open_incidents = lambda hub: [incident]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "jobs.alerts", fake)
+    driver = slack(hub)
+    driver.open_home(user=USER)
+    text = json.dumps(slack_sim.views[USER], ensure_ascii=False)
+    assert ":rotating_light: *Shopify fora do ar* (critical, desde 02/11 12:00)" in text
+
+
+def test_replies_beyond_response_url_limit_use_post_ephemeral(
+    slack: SlackFactory, hub: Hub, slack_sim: SlackSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def chatty(ctx: CommandContext) -> None:
+        for n in range(7):
+            ctx.reply(f"parte {n}")
+
+    monkeypatch.setitem(
+        registry.SUBCOMMANDS, "longo", Subcommand("longo", chatty, "/hub longo", "7 respostas")
+    )
+    driver = slack(hub)
+    driver.command("longo")
+    replies = driver.ephemerals(USER)
+    assert [m.text for m in replies] == [f"parte {n}" for n in range(7)]
+    assert [m.source for m in replies] == ["response_url"] * 5 + ["api"] * 2
+    assert len(slack_sim.calls("chat.postEphemeral")) == 2

@@ -206,3 +206,20 @@ def test_two_instances_sharing_the_db_execute_once(
     assert len(executions.calls) == 1
     hub_a.close()
     hub_b.close()
+
+
+def test_audit_command_for_admins_only(
+    slack: SlackFactory, hub_with_roles: Hub, executions: Executions
+) -> None:
+    driver = slack(hub_with_roles)
+    driver.command("reembolso 50", user=OPERATOR)
+    driver.click("Confirmar", user=OPERATOR)
+    driver.command("audit", user=OPERATOR)
+    assert "é preciso ser *administrador*" in driver.ephemerals(OPERATOR)[-1].text
+    driver.command("audit 10 test", user=ADMIN)
+    text = driver.ephemerals(ADMIN)[-1].text
+    assert text.startswith("Últimos 4 registros de auditoria")
+    assert "<@U0OPER0001> executou `test.refund`" in text
+    assert "<@U0OPER0001> pediu `test.refund`" in text
+    driver.command("audit 999", user=ADMIN)
+    assert "entre 1 e 50" in driver.ephemerals(ADMIN)[-1].text
