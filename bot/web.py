@@ -86,37 +86,10 @@ def create_web_app(
 
 
 def slack_route(bolt_app: App, path: str = "/slack/events") -> Route:
-    """POST /slack/events through Bolt's Starlette adapter, off the event loop.
+    """POST /slack/events, dispatched off the event loop (see `bot.app.starlette_endpoint`)."""
+    from bot.app import starlette_endpoint
 
-    The stock `SlackRequestHandler.handle` is async but calls the synchronous `App.dispatch`
-    directly, which blocks the event loop until the listener acks (health checks and other Slack
-    requests would wait behind a slow listener). Here dispatch runs in the thread pool; request
-    and response conversion are Bolt's own.
-    """
-    from slack_bolt.adapter.starlette.handler import (
-        SlackRequestHandler,
-        to_bolt_request,
-        to_starlette_response,
-    )
-    from starlette.concurrency import run_in_threadpool
-
-    class ThreadedSlackRequestHandler(SlackRequestHandler):
-        async def handle(
-            self, req: Request, addition_context_properties: dict[str, Any] | None = None
-        ) -> Response:
-            if req.method != "POST":
-                return await super().handle(req, addition_context_properties)
-            body = await req.body()
-            bolt_req = to_bolt_request(req, body, addition_context_properties)
-            bolt_resp = await run_in_threadpool(self.app.dispatch, bolt_req)
-            return to_starlette_response(bolt_resp)
-
-    handler = ThreadedSlackRequestHandler(bolt_app)
-
-    async def events(request: Request) -> Response:
-        return await handler.handle(request)
-
-    return Route(path, events, methods=["POST"])
+    return Route(path, starlette_endpoint(bolt_app), methods=["POST"])
 
 
 def metrics_registry() -> Any:
