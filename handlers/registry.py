@@ -12,6 +12,7 @@ a reference id that also appears in the log. Handlers run after the ack, in a wo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -107,4 +108,11 @@ def load_handlers() -> None:
     import handlers
 
     for info in pkgutil.iter_modules(handlers.__path__):
-        importlib.import_module(f"handlers.{info.name}")
+        try:
+            importlib.import_module(f"handlers.{info.name}")
+        except Exception:
+            # One broken area must not take the whole hub down (its commands/jobs go missing
+            # and the log says why).
+            logging.getLogger(__name__).exception(
+                "area module failed to load module=handlers.%s", info.name
+            )

@@ -16,6 +16,7 @@ with a cooldown), an inactive one closes an open incident with a recovery messag
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
@@ -132,4 +133,11 @@ def load_jobs() -> None:
     import jobs
 
     for info in pkgutil.iter_modules(jobs.__path__):
-        importlib.import_module(f"jobs.{info.name}")
+        try:
+            importlib.import_module(f"jobs.{info.name}")
+        except Exception:
+            # One broken area must not take the whole hub down (its commands/jobs go missing
+            # and the log says why).
+            logging.getLogger(__name__).exception(
+                "area module failed to load module=jobs.%s", info.name
+            )
