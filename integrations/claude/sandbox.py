@@ -118,7 +118,8 @@ class Reply:
 
     `content` holds text blocks (`{"type": "text", "text": ...}`) and tool calls
     (`{"type": "tool_use", "name": ..., "input": {...}}`; ids are generated). `error` makes the
-    request fail with that HTTP status; `stream_error` fails mid-stream after `message_start`.
+    request fail with that HTTP status; `stream_error` fails mid-stream, after the scripted
+    content (streaming requests only).
     """
 
     content: list[dict[str, Any]] = field(default_factory=list)
@@ -168,8 +169,10 @@ class Reply:
         )
 
     @classmethod
-    def overloaded(cls, *, mid_stream: bool = False) -> Reply:
+    def overloaded(cls, *, mid_stream: bool = False, text: str | None = None) -> Reply:
+        """529 before the response, or (mid_stream) an `error` event after `text` streamed."""
         return cls(
+            content=[{"type": "text", "text": text}] if text else [],
             error_status=529,
             error_type="overloaded_error",
             error_message="Overloaded",
@@ -623,15 +626,6 @@ class ClaudeSimulator:
         start = dict(message, content=[], stop_reason=None, stop_details=None)
         start["usage"] = dict(message["usage"], output_tokens=1)
         yield _event("message_start", {"type": "message_start", "message": start})
-        if reply.stream_error:
-            yield _event(
-                "error",
-                {
-                    "type": "error",
-                    "error": {"type": reply.error_type, "message": reply.error_message},
-                },
-            )
-            return
         yield _event("ping", {"type": "ping"})
         for index, block in enumerate(message["content"]):
             if block["type"] == "text":
@@ -676,6 +670,15 @@ class ClaudeSimulator:
                         {"type": "content_block_delta", "index": index, "delta": delta},
                     )
             yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
+        if reply.stream_error:  # after whatever content was scripted, like a dropped generation
+            yield _event(
+                "error",
+                {
+                    "type": "error",
+                    "error": {"type": reply.error_type, "message": reply.error_message},
+                },
+            )
+            return
         yield _event(
             "message_delta",
             {

@@ -1,0 +1,143 @@
+"""The assistant's own tools (`health`, `search_docs`) and discovery of every area's tools.
+
+Each service package may have `integrations/<svc>/tools.py` with `get_tools(hub) -> list[Tool]`
+(empty when the service is not configured). Discovery walks the packages with pkgutil; a
+module that fails to import or a `get_tools` that raises is skipped with an error log, so one
+broken integration never takes the assistant down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from typing import TYPE_CHECKING, Any
+
+from bot.assistant.knowledge import KnowledgeBase
+from integrations.runtime.tools import Tool, ToolContext
+
+if TYPE_CHECKING:
+    from bot.hub import Hub
+
+log = logging.getLogger(__name__)
+
+
+def _health(hub: Hub) -> Any:
+    def run(_ctx: ToolContext, args: dict[str, Any]) -> Any:
+        try:
+            # Built by the runtime area; until it lands, report configured / not configured.
+            health = importlib.import_module("integrations.runtime.health")
+        except ImportError:
+            return _registry_status(hub)
+        report = health.health_report(hub, probe=bool(args.get("probe", False)))
+        data: Any = report.to_dict()
+        return data
+
+    return run
+
+
+def _registry_status(hub: Hub) -> dict[str, Any]:
+    """Configured / not configured per integration (when the health module is unavailable)."""
+    from integrations.runtime.registry import all_integrations
+
+    out = []
+    for integration in all_integrations():
+        configured = integration.is_configured(hub.settings)
+        out.append(
+            {
+                "name": integration.name,
+                "display_name": integration.display_name,
+                "status": "configured" if configured else "not_configured",
+                "how_to_configure": None if configured else integration.how_to_configure,
+            }
+        )
+    return {"integrations": out, "note": "estatísticas de chamadas indisponíveis"}
+
+
+def _search_docs(hub: Hub) -> Any:
+    def run(_ctx: ToolContext, args: dict[str, Any]) -> Any:
+        query = str(args.get("query", "")).strip()
+        limit = min(max(int(args.get("limit", 5) or 5), 1), 8)
+        kb = KnowledgeBase.for_hub(hub)
+        hits = kb.search(query, limit=limit)
+        return {
+            "query": query,
+            "results": [h.to_dict() for h in hits],
+            "guides_available": kb.guides() if not hits else [],
+        }
+
+    return run
+
+
+def builtin_tools(hub: Hub) -> list[Tool]:
+    return [
+        Tool(
+            name="search_docs",
+            description=(
+                "Busca nos guias do Chegou Hub (pt-BR): comandos /hub, o que cada relatório e "
+                "alerta significa, confirmações, regras da operação, quem procurar. Devolve "
+                "trechos com o título do guia e a seção; cite o título na resposta."
+            ),
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "query": {
+                        "type": "string",
+                        "description": "Palavras-chave em português, ex.: 'cancelar duplicados'",
+                    },
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 8, "default": 5},
+                },
+                "required": ["query"],
+            },
+            run=_search_docs(hub),
+            status_text="procurando nos guias…",
+        ),
+        Tool(
+            name="health",
+            description=(
+                "Estado atual das integrações do hub (Shopify, OpenAI, Anthropic, Slack, …): "
+                "pass/warn/fail/not_configured, taxa de sucesso, latência e último erro. Use "
+                "para perguntas como 'a Shopify está fora do ar?'."
+            ),
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "probe": {
+                        "type": "boolean",
+                        "description": "Fazer uma chamada de teste agora (mais lento)",
+                        "default": False,
+                    }
+                },
+            },
+            run=_health(hub),
+            status_text="verificando as integrações…",
+        ),
+    ]
+
+
+def discover_tools(hub: Hub) -> list[Tool]:
+    """Tools of every configured integration, then the built-ins (unique names, stable order)."""
+    import integrations
+
+    tools: list[Tool] = []
+    for info in sorted(
+        pkgutil.walk_packages(integrations.__path__, prefix="integrations."), key=lambda i: i.name
+    ):
+        if info.name.rsplit(".", 1)[-1] != "tools" or info.name == "integrations.runtime.tools":
+            continue
+        try:
+            module = importlib.import_module(info.name)
+            get_tools = getattr(module, "get_tools", None)
+            if get_tools is None:
+                continue
+            tools.extend(get_tools(hub))
+        except Exception:
+            log.exception("assistant tools failed to load module=%s", info.name)
+    tools.extend(builtin_tools(hub))
+    unique: dict[str, Tool] = {}
+    for tool in tools:
+        if tool.name in unique:
+            log.error("duplicate assistant tool name=%s (kept the first)", tool.name)
+            continue
+        unique[tool.name] = tool
+    return list(unique.values())
