@@ -16,7 +16,6 @@ import json as jsonlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -32,6 +31,7 @@ from integrations.runtime.errors import (
     TimeoutError_,
     UpstreamUnavailable,
 )
+from integrations.runtime.recorder import CallRecord, CallRecorder
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -39,18 +39,7 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    integration: str
-    operation: str
-    started_at: Any  # aware datetime
-    latency_ms: float
-    ok: bool
-    status_code: int | None
-    category: str | None
-    error: str | None
+RECENT_RECORDS = 1000
 
 
 class ServiceClient:
@@ -203,8 +192,15 @@ class Runtime:
         self.engine = engine
         self.clock = clock
         self._lock = threading.Lock()
+        # Recent records of this process, newest last (tests, debugging); bounded.
         self.records: list[CallRecord] = []
         self._clients: list[ServiceClient] = []
+        self.recorder = CallRecorder(
+            engine,
+            flush_size=settings.call_record_flush_size,
+            flush_seconds=settings.call_record_flush_seconds,
+            unavailable_after=settings.alert_consecutive_failures,
+        )
 
     def client(self, integration: str, base_url: str, **kwargs: Any) -> ServiceClient:
         client = ServiceClient(self, integration, base_url, **kwargs)
@@ -215,6 +211,9 @@ class Runtime:
     def record(self, record: CallRecord) -> None:
         with self._lock:
             self.records.append(record)
+            if len(self.records) > 2 * RECENT_RECORDS:
+                del self.records[:RECENT_RECORDS]
+        self.recorder.add(record)
 
     @contextmanager
     def track(self, integration: str, operation: str) -> Iterator[None]:
@@ -252,9 +251,10 @@ class Runtime:
 
     def flush(self) -> None:
         """Write buffered call records to the database."""
+        self.recorder.flush()
 
     def close(self) -> None:
-        self.flush()
+        self.recorder.close()
         with self._lock:
             clients, self._clients = self._clients, []
         for client in clients:

@@ -30,13 +30,16 @@ class IntegrationError(Exception):
         status_code: int | None = None,
         body: Any = None,
     ) -> None:
+        from bot.logging_setup import REDACTOR
+
+        message = REDACTOR.scrub(message)
         super().__init__(message)
         self.message = message
         self.integration = integration
         self.operation = operation
         self.status_code = status_code
         # Parsed (and redacted) response body, for callers that must tell error kinds apart.
-        self.body = body
+        self.body = REDACTOR.scrub_value(body)
 
     def __str__(self) -> str:
         where = f"{self.integration}.{self.operation}: " if self.integration else ""
@@ -74,6 +77,39 @@ class BadResponse(IntegrationError):
 
 class ClientError(IntegrationError):
     category: Category = "client"
+
+
+def category_of(exc: BaseException) -> Category:
+    """The recorded category of any exception (typed errors, httpx's, vendor SDKs')."""
+    if isinstance(exc, IntegrationError):
+        return exc.category
+    import httpx
+
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.TransportError):
+        return "network"
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return category_for_status(status)
+    name = type(exc).__name__.lower()
+    if "timeout" in name:
+        return "timeout"
+    if "connection" in name or "network" in name:
+        return "network"
+    if isinstance(exc, ValueError):  # JSON/schema decoding of an answer
+        return "bad_response"
+    return "client"
+
+
+def category_for_status(status: int) -> Category:
+    if status in (401, 403):
+        return "auth"
+    if status == 429:
+        return "rate_limit"
+    if status >= 500:
+        return "server"
+    return "client"
 
 
 class NotConfigured(Exception):

@@ -22,3 +22,5 @@ class ApiCall(SQLModel, table=True):
     status_code: int | None = None
     category: str | None = Field(default=None, max_length=32)
     error: str | None = Field(default=None, max_length=500)
+    # 1 for the first attempt of a logical call, 2.. for its automatic retries.
+    attempt: int = Field(default=1)

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("category", sa.String(32), nullable=True),
         sa.Column("error", sa.String(500), nullable=True),
+        sa.Column("attempt", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_calls")),
     )
     op.create_index("ix_api_calls_integration_started", "api_calls", ["integration", "started_at"])
