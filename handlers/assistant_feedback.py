@@ -1,6 +1,7 @@
 """👍/👎 buttons under the assistant's answers: each click is recorded (latest vote wins).
 
-`register(app, hub)` adds the Bolt action listener; `record_feedback` is the testable core.
+`register(app)` adds the Bolt action listener to the hub's app (`bot.app.HubApp`, which carries
+`app.hub`); `record_feedback` is the testable core.
 """
 
 from __future__ import annotations
@@ -98,13 +99,13 @@ def handle_click(hub: Hub, body: dict[str, Any], client: Any) -> str:
     return value
 
 
-def register(app: Any, hub: Hub) -> None:
-    """Add the feedback listener to the Bolt app."""
+def register(app: Any) -> None:
+    """Add the feedback listener to the Bolt app (a `HubApp`: `app.hub` is the hub)."""
 
     @app.action(ACTION_PATTERN)
     def _feedback(ack: Any, body: dict[str, Any], client: Any) -> None:
         ack()
         try:
-            handle_click(hub, body, client)
+            handle_click(app.hub, body, client)
         except Exception:
             log.exception("assistant feedback could not be recorded")

@@ -238,7 +238,7 @@ def _run(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> Loo
         user_id=message.user_id,
         channel_id=message.channel_id,
         thread_ts=message.thread_ts,
-        propose=_proposer(hub, reply.client, message),
+        propose=_proposer(hub, reply.client, message, role),
         extra={"request_ref": ref, "role": role},
     )
     loop = AssistantLoop(
@@ -262,22 +262,24 @@ def _run(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> Loo
     return result
 
 
-def _proposer(hub: Hub, client: Any, message: IncomingMessage) -> Any:
-    def propose(kind: str, args: dict[str, Any]) -> str:
-        from integrations.runtime.errors import NotConfigured
+def _proposer(hub: Hub, client: Any, message: IncomingMessage, role: Any) -> Any:
+    """ToolContext.propose: store a pending action and post its confirmation card in the thread.
 
-        confirmations = importlib.import_module("bot.security.confirmations")
-        propose_card = getattr(confirmations, "propose_card", None)
-        if propose_card is None:
-            raise NotConfigured("as confirmações ainda não estão disponíveis neste hub")
-        blocks = propose_card(
-            hub, kind, args, message.user_id, message.channel_id, message.thread_ts
-        )
-        client.chat_postMessage(
+    Nothing executes here: the hub checks the clicker's role and re-validates at confirm time.
+    """
+
+    def propose(kind: str, args: dict[str, Any]) -> str:
+        from bot.security.confirmations import post_proposal
+
+        post_proposal(
+            hub,
+            client,
+            kind,
+            args,
+            requester=message.user_id,
             channel=message.channel_id,
             thread_ts=message.thread_ts,
-            text="Confirmação necessária",
-            blocks=blocks,
+            role=role,
         )
         return PROPOSED_TEXT
 

@@ -178,6 +178,17 @@ class KnowledgeBase:
             for guide, section, path, snippet, rank in rows
         ]
 
+    def outline(self) -> str:
+        """One line per guide with its sections (stable until a guide changes)."""
+        self.refresh()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT guide, path, group_concat(section, '; ') FROM "
+                "(SELECT guide, path, section FROM sections ORDER BY path, rowid) "
+                "GROUP BY path ORDER BY path"
+            ).fetchall()
+        return "\n".join(f"- *{guide}*: {sections}" for guide, _path, sections in rows)
+
     def guides(self) -> list[str]:
         """Titles of the indexed guides."""
         self.refresh()

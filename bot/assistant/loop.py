@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.assistant.prompts import SYSTEM_PROMPT, secret_values, tool_result_text
+from bot.assistant.knowledge import KnowledgeBase
+from bot.assistant.prompts import secret_values, system_prompt, tool_result_text
 from integrations.runtime.errors import IntegrationError, NotConfigured
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class AssistantLoop:
         self.context = context
         self.cb = callbacks or LoopCallbacks()
         self.secrets = secret_values(hub.settings)
+        self.system = system_prompt(KnowledgeBase.for_hub(hub).outline())
 
     # --- request ------------------------------------------------------------------------------
     def build_params(
@@ -124,7 +126,7 @@ class AssistantLoop:
         params: dict[str, Any] = {
             "model": settings.assistant_model,
             "max_tokens": settings.assistant_max_tokens,
-            "system": [{"type": "text", "text": SYSTEM_PROMPT, "cache_control": EPHEMERAL}],
+            "system": [{"type": "text", "text": self.system, "cache_control": EPHEMERAL}],
             "messages": sent,
         }
         if tools:
@@ -259,6 +261,7 @@ class AssistantLoop:
         ]
 
     def _run_one(self, call: ToolCall) -> None:
+        from bot.security.confirmations import Refused
         from handlers.registry import UsageError
 
         tool = self.tools.get(call.name)
@@ -271,6 +274,8 @@ class AssistantLoop:
             call.ok, call.result = False, f"Integração não configurada: {exc}"
         except UsageError as exc:
             call.ok, call.result = False, f"Argumentos inválidos: {exc}"
+        except Refused as exc:
+            call.ok, call.result = False, f"Não permitido para quem pergunta: {exc}"
         except IntegrationError as exc:
             log.warning(
                 "assistant tool failed tool=%s category=%s status=%s",

@@ -82,6 +82,17 @@ pergunta, onde); confie nele para saber a data e o papel de quem pergunta.
 brevemente e com educação, sem usar ferramentas.
 """
 
+
+def system_prompt(guides_outline: str) -> str:
+    """The static instructions plus the list of guides (changes only when the guides do)."""
+    if not guides_outline:
+        return SYSTEM_PROMPT
+    return (
+        f"{SYSTEM_PROMPT}\n## Guias disponíveis (leia com `search_docs` e cite o título)\n"
+        f"{guides_outline}\n"
+    )
+
+
 OPEN_DATA = "<tool_result_data"
 CLOSE_DATA = "</tool_result_data>"
 MAX_RESULT_CHARS = 12_000

@@ -59,7 +59,8 @@ STAND_IN_NOTICE = (
 # Per-model facts the simulator enforces: minimum cacheable prompt and maximum output tokens.
 MODELS: dict[str, dict[str, Any]] = {
     "claude-sonnet-4-5": {"display": "Claude Sonnet 4.5", "min_cache": 1024, "max_out": 64000},
-    "claude-sonnet-4-6": {"display": "Claude Sonnet 4.6", "min_cache": 1024, "max_out": 64000},
+    # Documented as 1,024, observed as 2,048 (anthropic-sdk-python#1194): the stricter one.
+    "claude-sonnet-4-6": {"display": "Claude Sonnet 4.6", "min_cache": 2048, "max_out": 64000},
     "claude-sonnet-5-5": {"display": "Claude Sonnet 5.5", "min_cache": 1024, "max_out": 64000},
     "claude-haiku-5-5": {"display": "Claude Haiku 5.5", "min_cache": 4096, "max_out": 64000},
     "claude-haiku-4-5": {"display": "Claude Haiku 4.5", "min_cache": 4096, "max_out": 64000},

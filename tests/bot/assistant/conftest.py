@@ -119,7 +119,7 @@ class FakeSlack:
 
 
 @pytest.fixture
-def slack() -> FakeSlack:
+def fake_slack() -> FakeSlack:
     return FakeSlack()
 
 
