@@ -16,6 +16,7 @@ import hashlib
 import re
 import sqlite3
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,15 +92,28 @@ def split_guide(path: str, text: str) -> list[Section]:
     return [Section(title, s.section, s.path, s.body) for s in sections]
 
 
+def _fold(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
+def stem(word: str) -> str:
+    """A crude Portuguese stem: no accents, no plural/-ção endings, at most 6 letters."""
+    word = _fold(word.lower())
+    for suffix in ("coes", "cao", "oes", "aes", "ao", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)]
+            break
+    return word[:6]
+
+
 def fts_query(text: str) -> str:
-    """An FTS5 MATCH expression: meaningful words, OR-ed, as prefixes (crude plural folding)."""
+    """An FTS5 MATCH expression: meaningful words, stemmed, as prefixes, OR-ed."""
     terms: list[str] = []
     for word in _WORD.findall(text.lower()):
-        if word in STOPWORDS or len(word) < 2:
+        if word in STOPWORDS or _fold(word) in STOPWORDS or len(word) < 2:
             continue
-        if len(word) > 4 and word.endswith("s"):
-            word = word[:-1]
-        term = f'"{word}"*' if len(word) >= 4 else f'"{word}"'
+        root = stem(word)
+        term = f'"{root}"*' if len(root) >= 4 else f'"{root}"'
         if term not in terms:
             terms.append(term)
     return " OR ".join(terms[:16])
