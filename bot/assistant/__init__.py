@@ -13,17 +13,16 @@ Any failure becomes a pt-BR reply with a reference id that is also in the log.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from anthropic.types import Message
 
-    from bot.assistant.loop import LoopResult
     from bot.assistant.reply import SlackReply
     from bot.hub import Hub
 
@@ -182,31 +181,16 @@ def _answer(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> 
         return
     record("accepted")
     with _thread_lock(hub, f"{message.channel_id}:{message.thread_ts}"):
-        result = _run(hub, message, reply, ref)
-    notes = OUTCOME_NOTES.get(result.outcome)
-    if result.outcome == "refused":
-        reply.append(("\n\n" if reply.text else "") + REFUSAL_TEXT)
-    elif notes:
-        reply.append(("\n\n" if reply.text else "") + notes)
-    from bot.assistant.reply import feedback_blocks
-
-    reply_ts = reply.finish(feedback_blocks(ref), fallback_text=EMPTY_ANSWER_TEXT)
-    _finish_request(
-        hub,
-        ref,
-        result.outcome,
-        stop_reason=result.stop_reason,
-        rounds=result.rounds,
-        tool_calls=len(result.tool_calls),
-        reply_ts=reply_ts,
-    )
+        _run(hub, message, reply, ref)
 
 
-def _run(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> LoopResult:
+def _run(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> None:
+    """One accepted question: the loop, the reply, then the turn stored in one transaction."""
     from bot.assistant.builtin_tools import discover_tools
     from bot.assistant.conversations import ConversationStore, estimate_tokens
     from bot.assistant.loop import AssistantLoop, LoopCallbacks
     from bot.assistant.prompts import context_block
+    from bot.assistant.reply import feedback_blocks
     from bot.security.roles import resolve_role
     from integrations.claude.client import ClaudeClient
     from integrations.runtime.tools import ToolContext
@@ -241,6 +225,7 @@ def _run(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> Loo
         propose=_proposer(hub, reply.client, message, role),
         extra={"request_ref": ref, "role": role},
     )
+    usage_rows: list[Any] = []
     loop = AssistantLoop(
         hub,
         ClaudeClient.from_hub(hub),
@@ -249,17 +234,40 @@ def _run(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> Loo
         LoopCallbacks(
             on_status=reply.status,
             on_text=reply.append,
-            on_usage=lambda response: record_usage(hub, message, ref, response),
+            on_usage=lambda response: usage_rows.append(record_usage(hub, message, ref, response)),
         ),
     )
     try:
         result = loop.run(history, question)
-    except Exception:
+    except Exception as exc:
         # Keep the question so a follow-up ("tenta de novo") still has its context.
-        store.save_turn(conversation, [question])
+        store.save_turn(
+            conversation,
+            [question],
+            extra_rows=usage_rows,
+            finalize=partial(_update_request, ref=ref, status="failed", error=exc),
+        )
         raise
-    store.save_turn(conversation, result.new_messages)
-    return result
+    notes = OUTCOME_NOTES.get(result.outcome)
+    if result.outcome == "refused":
+        reply.append(("\n\n" if reply.text else "") + REFUSAL_TEXT)
+    elif notes:
+        reply.append(("\n\n" if reply.text else "") + notes)
+    reply_ts = reply.finish(feedback_blocks(ref), fallback_text=EMPTY_ANSWER_TEXT)
+    store.save_turn(
+        conversation,
+        result.new_messages,
+        extra_rows=usage_rows,
+        finalize=lambda session: _update_request(
+            session,
+            ref,
+            result.outcome,
+            stop_reason=result.stop_reason,
+            rounds=result.rounds,
+            tool_calls=len(result.tool_calls),
+            reply_ts=reply_ts,
+        ),
+    )
 
 
 def _proposer(hub: Hub, client: Any, message: IncomingMessage, role: Any) -> Any:
@@ -286,10 +294,10 @@ def _proposer(hub: Hub, client: Any, message: IncomingMessage, role: Any) -> Any
     return propose
 
 
-def record_usage(hub: Hub, message: IncomingMessage, ref: str, response: Message) -> None:
-    """Store one response's tokens (and cost) per user and thread; hand them to AI spend."""
+def record_usage(hub: Hub, message: IncomingMessage, ref: str, response: Message) -> Any:
+    """One response's tokens per user and thread, handed to AI spend at once (which prices and
+    stores them); returns the assistant's own usage row, stored with the turn."""
     from bot.assistant.models import AssistantUsage
-    from bot.db import session_scope
 
     usage = response.usage
     tokens = {
@@ -301,39 +309,33 @@ def record_usage(hub: Hub, message: IncomingMessage, ref: str, response: Message
     now = hub.clock.now()
     cost = None
     try:
-        hub_usage = importlib.import_module("integrations.ai_costs.hub_usage")
-    except ImportError:
-        hub_usage = None
-    if hub_usage is not None:
-        try:
-            cost = hub_usage.record_claude_usage(
-                hub,
-                user_id=message.user_id,
-                channel_id=message.channel_id,
-                thread_ts=message.thread_ts,
-                model=str(response.model),
-                at=now,
-                **tokens,
-            )
-        except Exception:
-            log.exception("could not hand assistant usage to AI spend ref=%s", ref)
-    with session_scope(hub.engine) as session:
-        session.add(
-            AssistantUsage(
-                request_ref=ref,
-                user_id=message.user_id,
-                channel_id=message.channel_id,
-                thread_ts=message.thread_ts,
-                model=str(response.model),
-                cost_usd=cost,
-                created_at=now,
-                **tokens,
-            )
+        from integrations.ai_costs.hub_usage import record_claude_usage
+
+        cost = record_claude_usage(
+            hub,
+            user_id=message.user_id,
+            channel_id=message.channel_id,
+            thread_ts=message.thread_ts,
+            model=str(response.model),
+            at=now,
+            **tokens,
         )
+    except Exception:
+        log.exception("could not hand assistant usage to AI spend ref=%s", ref)
+    return AssistantUsage(
+        request_ref=ref,
+        user_id=message.user_id,
+        channel_id=message.channel_id,
+        thread_ts=message.thread_ts,
+        model=str(response.model),
+        cost_usd=cost,
+        created_at=now,
+        **tokens,
+    )
 
 
-def _finish_request(
-    hub: Hub,
+def _update_request(
+    session: Any,
     ref: str,
     status: str,
     *,
@@ -346,23 +348,26 @@ def _finish_request(
     from sqlmodel import select
 
     from bot.assistant.models import AssistantRequest
+
+    row = session.exec(select(AssistantRequest).where(AssistantRequest.ref_id == ref)).first()
+    if row is None:
+        return
+    row.status = status
+    row.stop_reason = stop_reason
+    row.rounds = rounds
+    row.tool_calls = tool_calls
+    row.reply_ts = reply_ts
+    row.error_category = getattr(error, "category", None) or (
+        type(error).__name__[:32] if error else None
+    )
+    session.add(row)
+
+
+def _finish_request(hub: Hub, ref: str, status: str, *, error: Exception | None = None) -> None:
     from bot.db import session_scope
 
     try:
         with session_scope(hub.engine) as session:
-            row = session.exec(
-                select(AssistantRequest).where(AssistantRequest.ref_id == ref)
-            ).first()
-            if row is None:
-                return
-            row.status = status
-            row.stop_reason = stop_reason
-            row.rounds = rounds
-            row.tool_calls = tool_calls
-            row.reply_ts = reply_ts
-            row.error_category = getattr(error, "category", None) or (
-                type(error).__name__[:32] if error else None
-            )
-            session.add(row)
+            _update_request(session, ref, status, error=error)
     except Exception:
         log.exception("could not update the assistant request ref=%s", ref)

@@ -11,6 +11,7 @@ steps keeps the start of the prompt stable for several turns, so prompt caching 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.assistant.models import AssistantConversation, AssistantMessage
-from bot.db import session_scope
+from bot.db import Session, session_scope
 
 if TYPE_CHECKING:
     from bot.hub import Hub
@@ -120,10 +121,16 @@ class ConversationStore:
                 row.updated_at = self.hub.clock.now()
                 session.add(row)
 
-    def save_turn(self, conversation: Conversation, messages: list[dict[str, Any]]) -> None:
-        """Store one finished turn (all its messages) atomically."""
-        if not messages:
-            return
+    def save_turn(
+        self,
+        conversation: Conversation,
+        messages: list[dict[str, Any]],
+        *,
+        extra_rows: Sequence[Any] = (),
+        finalize: Callable[[Session], None] | None = None,
+    ) -> None:
+        """Store one finished turn (all its messages) atomically, with the turn's other rows
+        (usage) and bookkeeping (`finalize`) in the same transaction: one commit per turn."""
         now = self.hub.clock.now()
         with session_scope(self.hub.engine) as session:
             last_seq = session.exec(
@@ -159,4 +166,9 @@ class ConversationStore:
             if row is not None:
                 row.updated_at = now
                 session.add(row)
-        conversation.turns.append(stored)
+            for extra in extra_rows:
+                session.add(extra)
+            if finalize is not None:
+                finalize(session)
+        if stored.messages:
+            conversation.turns.append(stored)
