@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 API_KEY = "sk-ant-sim-0000000000000000"
 STAND_IN_NOTICE = (
-    "🤖 *Modo offline:* quem responde é o substituto local do Claude (regras simples por "
+    "🤖 **Modo offline:** quem responde é o substituto local do Claude (regras simples por "
     "palavra-chave), não o Claude de verdade. Configure `ANTHROPIC_API_KEY` para usar o Claude."
 )
 
@@ -825,11 +825,56 @@ def _stand_in_summary(messages: list[dict[str, Any]]) -> str:
             if results:
                 parts.append(f"\nFonte: guia *{results[0].get('guide')}*.")
         else:
-            rendered = json.dumps(data, ensure_ascii=False, indent=1, default=str)
-            if len(rendered) > 1500:
-                rendered = rendered[:1500] + "\n…"
-            parts.append(f"• Resultado de `{name}`:\n```{rendered}```")
+            parts.append(f"• Resultado de `{name}`:")
+            parts.extend(_render(data))
     return "\n".join(parts).strip()
+
+
+def _render(data: Any, depth: int = 1, budget: list[int] | None = None) -> list[str]:
+    """A tool result as a short indented list (at most ~30 lines), not raw JSON."""
+    budget = budget if budget is not None else [30]
+    pad = "  " * depth
+    lines: list[str] = []
+
+    def add(line: str) -> bool:
+        if budget[0] <= 0:
+            return False
+        budget[0] -= 1
+        lines.append(line)
+        if budget[0] == 0:
+            lines.append(f"{pad}…")
+        return True
+
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if value in (None, [], {}, ""):
+                continue
+            if isinstance(value, dict | list) and depth < 3:
+                if not add(f"{pad}- {key}:"):
+                    break
+                lines.extend(_render(value, depth + 1, budget))
+            elif not add(f"{pad}- {key}: {_short(value)}"):
+                break
+    elif isinstance(data, list):
+        for item in data[:8]:
+            if isinstance(item, dict) and depth < 3:
+                label = next((str(item[k]) for k in ("name", "id", "title") if k in item), "")
+                if not add(f"{pad}- {label}".rstrip()):
+                    break
+                rest = {k: v for k, v in item.items() if k not in ("name", "id", "title")}
+                lines.extend(_render(rest, depth + 1, budget))
+            elif not add(f"{pad}- {_short(item)}"):
+                break
+        if len(data) > 8:
+            add(f"{pad}- … e mais {len(data) - 8}")
+    else:
+        add(f"{pad}{_short(data)}")
+    return lines
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 120 else text[:117] + "…"
 
 
 def _extract_data(text: str) -> Any:
