@@ -186,7 +186,7 @@ def _answer(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> 
 
 def _run(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> None:
     """One accepted question: the loop, the reply, then the turn stored in one transaction."""
-    from bot.assistant.builtin_tools import discover_tools
+    from bot.assistant.builtin_tools import CONSULTED_GUIDES, discover_tools
     from bot.assistant.conversations import ConversationStore, estimate_tokens
     from bot.assistant.loop import AssistantLoop, LoopCallbacks
     from bot.assistant.prompts import context_block
@@ -251,8 +251,14 @@ def _run(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> Non
     notes = OUTCOME_NOTES.get(result.outcome)
     if result.outcome == "refused":
         reply.append(("\n\n" if reply.text else "") + REFUSAL_TEXT)
-    elif notes:
-        reply.append(("\n\n" if reply.text else "") + notes)
+    else:
+        guides = context.extra.get(CONSULTED_GUIDES) or []
+        if reply.text.strip() and guides and not any(g in reply.text for g in guides):
+            # The model forgot to cite: name what it read (honestly: "consultados").
+            listed = ", ".join(f"*{g}*" for g in guides[:3])
+            reply.append(f"\n\n_Guias consultados: {listed}._")
+        if notes:
+            reply.append(("\n\n" if reply.text else "") + notes)
     reply_ts = reply.finish(feedback_blocks(ref), fallback_text=EMPTY_ANSWER_TEXT)
     store.save_turn(
         conversation,

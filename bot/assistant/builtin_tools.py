@@ -21,45 +21,32 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CONSULTED_GUIDES = "consulted_guides"
+_TOOL_MODULES: list[str] | None = None
+
 
 def _health(hub: Hub) -> Any:
     def run(_ctx: ToolContext, args: dict[str, Any]) -> Any:
-        try:
-            # Built by the runtime area; until it lands, report configured / not configured.
-            health = importlib.import_module("integrations.runtime.health")
-        except ImportError:
-            return _registry_status(hub)
-        report = health.health_report(hub, probe=bool(args.get("probe", False)))
+        from integrations.runtime.health import health_report
+
+        report = health_report(hub, probe=bool(args.get("probe", False)))
         data: Any = report.to_dict()
         return data
 
     return run
 
 
-def _registry_status(hub: Hub) -> dict[str, Any]:
-    """Configured / not configured per integration (when the health module is unavailable)."""
-    from integrations.runtime.registry import all_integrations
-
-    out = []
-    for integration in all_integrations():
-        configured = integration.is_configured(hub.settings)
-        out.append(
-            {
-                "name": integration.name,
-                "display_name": integration.display_name,
-                "status": "configured" if configured else "not_configured",
-                "how_to_configure": None if configured else integration.how_to_configure,
-            }
-        )
-    return {"integrations": out, "note": "estatísticas de chamadas indisponíveis"}
-
-
 def _search_docs(hub: Hub) -> Any:
-    def run(_ctx: ToolContext, args: dict[str, Any]) -> Any:
+    def run(ctx: ToolContext, args: dict[str, Any]) -> Any:
         query = str(args.get("query", "")).strip()
         limit = min(max(int(args.get("limit", 5) or 5), 1), 8)
         kb = KnowledgeBase.for_hub(hub)
         hits = kb.search(query, limit=limit)
+        # The answer must name the guides it used; the hub checks that after the turn.
+        consulted: list[str] = ctx.extra.setdefault(CONSULTED_GUIDES, [])
+        for hit in hits[:2]:
+            if hit.guide not in consulted:
+                consulted.append(hit.guide)
         return {
             "query": query,
             "results": [h.to_dict() for h in hits],
@@ -115,24 +102,33 @@ def builtin_tools(hub: Hub) -> list[Tool]:
     ]
 
 
-def discover_tools(hub: Hub) -> list[Tool]:
-    """Tools of every configured integration, then the built-ins (unique names, stable order)."""
-    import integrations
+def _tool_modules() -> list[str]:
+    """`integrations.<svc>.tools` module names (walked once per process, sorted)."""
+    global _TOOL_MODULES
+    if _TOOL_MODULES is None:
+        import integrations
 
+        _TOOL_MODULES = sorted(
+            info.name
+            for info in pkgutil.walk_packages(integrations.__path__, prefix="integrations.")
+            if info.name.rsplit(".", 1)[-1] == "tools" and info.name != "integrations.runtime.tools"
+        )
+    return _TOOL_MODULES
+
+
+def discover_tools(hub: Hub) -> list[Tool]:
+    """Tools of every configured integration, then the built-ins (unique names, stable order:
+    the tool list is the start of the cached prompt)."""
     tools: list[Tool] = []
-    for info in sorted(
-        pkgutil.walk_packages(integrations.__path__, prefix="integrations."), key=lambda i: i.name
-    ):
-        if info.name.rsplit(".", 1)[-1] != "tools" or info.name == "integrations.runtime.tools":
-            continue
+    for name in _tool_modules():
         try:
-            module = importlib.import_module(info.name)
+            module = importlib.import_module(name)
             get_tools = getattr(module, "get_tools", None)
             if get_tools is None:
                 continue
             tools.extend(get_tools(hub))
         except Exception:
-            log.exception("assistant tools failed to load module=%s", info.name)
+            log.exception("assistant tools failed to load module=%s", name)
     tools.extend(builtin_tools(hub))
     unique: dict[str, Tool] = {}
     for tool in tools:

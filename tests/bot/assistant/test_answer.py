@@ -401,3 +401,23 @@ def test_second_round_reads_the_first_from_cache(
     assert second["cache_read_input_tokens"] == first["cache_creation_input_tokens"]
     assert second["input_tokens"] == 0  # everything new is written for the next round
     hub.close()
+
+
+def test_guides_read_are_named_when_the_model_forgets_to_cite(
+    ahub: Hub, sim: ClaudeSimulator, fake_slack: FakeSlack
+) -> None:
+    sim.script(
+        Reply.tool("search_docs", {"query": "quem pode confirmar"}),
+        Reply.text("Quem pediu, ou um administrador."),
+    )
+    answer(ahub, fake_slack, mention("quem confirma ações?"))
+    assert fake_slack.reply_text() == (
+        "Quem pediu, ou um administrador.\n\n_Guias consultados: *Confirmações*._"
+    )
+    # A cited answer gets no extra line.
+    sim.script(
+        Reply.tool("search_docs", {"query": "quem pode confirmar"}),
+        Reply.text("Quem pediu. Fonte: guia *Confirmações*"),
+    )
+    answer(ahub, fake_slack, mention("de novo", ts="1700000500.000100"))
+    assert "Guias consultados" not in fake_slack.reply_text()
