@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.assistant.knowledge import KnowledgeBase
 from bot.assistant.prompts import secret_values, system_prompt, tool_result_text
-from integrations.runtime.errors import IntegrationError, NotConfigured
+from integrations.runtime.errors import ClientError, IntegrationError, NotConfigured
 
 if TYPE_CHECKING:
     from anthropic.types import Message
@@ -162,7 +162,15 @@ class AssistantLoop:
                 self.cb.on_text(piece)
 
             marker = question_index if rounds > 1 else None
-            response = self.client.stream_message(self.build_params(messages, marker), on_text)
+            try:
+                response = self.client.stream_message(self.build_params(messages, marker), on_text)
+            except ClientError:
+                if stop != "max_tokens":
+                    raise
+                # Some models reject an assistant prefill: keep the partial answer, say it's cut.
+                log.info("continuation after max_tokens rejected; answer reported as cut")
+                outcome = "cut"
+                break
             self.cb.on_usage(response)
             stop = response.stop_reason
             continuing = False

@@ -421,3 +421,18 @@ def test_guides_read_are_named_when_the_model_forgets_to_cite(
     )
     answer(ahub, fake_slack, mention("de novo", ts="1700000500.000100"))
     assert "Guias consultados" not in fake_slack.reply_text()
+
+
+def test_a_rejected_continuation_keeps_the_partial_answer(
+    ahub: Hub, sim: ClaudeSimulator, fake_slack: FakeSlack
+) -> None:
+    prefill_rejected = Reply(
+        error_status=400,
+        error_type="invalid_request_error",
+        error_message="This model does not support assistant message prefill.",
+    )
+    sim.script(Reply.text("Metade da resposta", stop_reason="max_tokens"), prefill_rejected)
+    answer(ahub, fake_slack, mention("explique"))
+    text = fake_slack.reply_text()
+    assert text.startswith("Metade da resposta") and "cortada" in text
+    assert _requests(ahub)[0].status == "cut"
