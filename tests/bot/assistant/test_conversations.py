@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
 from bot.assistant.conversations import ConversationStore, estimate_tokens
 from bot.clock import FakeClock
-from bot.db import make_engine, upgrade
 from bot.hub import Hub
 from tests.conftest import make_settings
 
 
-def _hub(tmp_path: Path, budget: int) -> Hub:
+def _hub(tmp_path: Path, budget: int, engine: Engine) -> Hub:
+    """A hub on `engine` (SQLite and, with TEST_DATABASE_URL, PostgreSQL)."""
     settings = make_settings(tmp_path, assistant_history_token_budget=budget)
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
     return Hub.create(settings, engine=engine, clock=FakeClock())
 
 
@@ -33,8 +33,8 @@ def _turn(i: int) -> list[dict[str, object]]:
     ]
 
 
-def test_turns_are_stored_and_reloaded_in_order(tmp_path: Path) -> None:
-    hub = _hub(tmp_path, 100_000)
+def test_turns_are_stored_and_reloaded_in_order(tmp_path: Path, db_engine: Engine) -> None:
+    hub = _hub(tmp_path, 100_000, db_engine)
     store = ConversationStore(hub)
     conv = store.load("C1", "1.0", "U1")
     for i in range(3):
@@ -46,10 +46,12 @@ def test_turns_are_stored_and_reloaded_in_order(tmp_path: Path) -> None:
     hub.close()
 
 
-def test_trimming_drops_whole_old_turns_in_steps_and_remembers(tmp_path: Path) -> None:
+def test_trimming_drops_whole_old_turns_in_steps_and_remembers(
+    tmp_path: Path, db_engine: Engine
+) -> None:
     per_turn = sum(estimate_tokens(m["content"]) for m in _turn(0))
     budget = per_turn * 4 + 10
-    hub = _hub(tmp_path, budget)
+    hub = _hub(tmp_path, budget, db_engine)
     store = ConversationStore(hub)
     conv = store.load("C1", "1.0", "U1")
     for i in range(4):
@@ -66,4 +68,33 @@ def test_trimming_drops_whole_old_turns_in_steps_and_remembers(tmp_path: Path) -
     assert reloaded.first_turn == 3
     store.save_turn(reloaded, _turn(5))
     assert ConversationStore(hub).history(reloaded)[0] == history[0]
+    hub.close()
+
+
+def test_rate_limit_window_on_each_database(tmp_path: Path, db_engine: Engine) -> None:
+    from bot.assistant import ratelimit
+    from bot.assistant.models import AssistantRequest
+    from bot.db import session_scope
+
+    hub = Hub.create(
+        make_settings(tmp_path, assistant_rate_limit_count=2), engine=db_engine, clock=FakeClock()
+    )
+    for i, status in enumerate(["answered", "rate_limited", "failed", "too_long"]):
+        with session_scope(db_engine) as session:
+            session.add(
+                AssistantRequest(
+                    ref_id=f"r{i}",
+                    user_id="U1",
+                    channel_id="C",
+                    thread_ts="1",
+                    status=status,
+                    created_at=hub.clock.now(),
+                )
+            )
+        hub.clock.advance(60)  # type: ignore[attr-defined]
+    decision = ratelimit.check(hub, "U1")
+    assert (decision.allowed, decision.used) == (False, 2)  # rejected ones do not count
+    assert decision.retry_after_seconds == 600 - 4 * 60
+    hub.clock.advance(decision.retry_after_seconds)  # type: ignore[attr-defined]
+    assert ratelimit.check(hub, "U1").allowed
     hub.close()
