@@ -146,11 +146,14 @@ class SlackReply:
         if not self.text.strip():
             self.text = fallback_text
         if self.ts is None:
+            kwargs: dict[str, Any] = {}
+            if blocks:  # plain notices stay plain text; answers carry their buttons
+                kwargs["blocks"] = text_blocks(self.text) + blocks
             response = self.client.chat_postMessage(
                 channel=self.message.channel_id,
                 thread_ts=self.message.thread_ts,
                 text=self.text,
-                blocks=text_blocks(self.text) + blocks,
+                **kwargs,
             )
             self.ts = str(response.get("ts")) if response.get("ts") else None
             return self.ts
