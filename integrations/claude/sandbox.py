@@ -251,11 +251,13 @@ class PromptCache:
         self._entries: dict[str, float] = {}  # digest -> expires at (monotonic)
         self._lock = threading.Lock()
 
-    def usage(self, blocks: list[_PromptBlock], min_tokens: int) -> tuple[int, int, int]:
-        """(uncached input, cache creation, cache read) tokens for a prompt; updates the cache."""
+    def usage(self, blocks: list[_PromptBlock], min_tokens: int) -> dict[str, Any]:
+        """The usage fields of a prompt (uncached input, cache creation split by TTL, cache
+        read); writes and refreshes the cache entries like the API does."""
         total = blocks[-1].cumulative_tokens if blocks else 0
         now = self.clock.monotonic()
         breakpoints = [i for i, b in enumerate(blocks) if b.breakpoint_ttl]
+        by_ttl = {"5m": 0, "1h": 0}
         with self._lock:
             hit = -1
             for bp in breakpoints:
@@ -275,11 +277,21 @@ class PromptCache:
                 block = blocks[bp]
                 if bp <= hit or block.cumulative_tokens < min_tokens:
                     continue
-                ttl_seconds = CACHE_TTL.get(block.breakpoint_ttl or "5m", 300.0)
-                self._entries[block.digest] = now + ttl_seconds
-                written_to = max(written_to, block.cumulative_tokens)
+                ttl = block.breakpoint_ttl or "5m"
+                self._entries[block.digest] = now + CACHE_TTL.get(ttl, 300.0)
+                if block.cumulative_tokens > written_to:
+                    by_ttl[ttl if ttl in by_ttl else "5m"] += block.cumulative_tokens - written_to
+                    written_to = block.cumulative_tokens
         creation = written_to - read
-        return total - read - creation, creation, read
+        return {
+            "input_tokens": total - read - creation,
+            "cache_creation_input_tokens": creation,
+            "cache_read_input_tokens": read,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": by_ttl["5m"],
+                "ephemeral_1h_input_tokens": by_ttl["1h"],
+            },
+        }
 
     def clear(self) -> None:
         with self._lock:
@@ -325,6 +337,22 @@ def validate_request(body: Any) -> None:
         raise _invalid(
             f"A maximum of 4 blocks with cache_control may be provided. Found {breakpoints}."
         )
+    ttls = [
+        str(block["cache_control"].get("ttl") or "5m")
+        for block in _all_blocks(body)
+        if isinstance(block, dict) and isinstance(block.get("cache_control"), dict)
+    ]
+    if "5m" in ttls and "1h" in ttls[ttls.index("5m") :]:
+        raise _invalid(
+            "a ttl='1h' cache_control block must not come after a ttl='5m' cache_control block"
+        )
+    choice = body.get("tool_choice")
+    if choice is not None:
+        kind = choice.get("type") if isinstance(choice, dict) else None
+        if kind not in ("auto", "any", "tool", "none"):
+            raise _invalid("tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'")
+        if kind == "tool" and choice.get("name") not in tool_names:
+            raise _invalid(f"tool_choice.name: tool {choice.get('name')!r} is not defined")
 
 
 def _all_blocks(body: dict[str, Any]) -> list[Any]:
@@ -603,9 +631,8 @@ class ClaudeSimulator:
             stop_reason = "max_tokens"
             break
         scope = f"{self.api_key}|{model}"
-        uncached, creation, read = self.cache.usage(
-            prompt_blocks(body, scope), MODELS[model]["min_cache"]
-        )
+        usage = self.cache.usage(prompt_blocks(body, scope), MODELS[model]["min_cache"])
+        usage["output_tokens"] = max(used, 1)
         return {
             "id": f"msg_sim{seq:06d}{uuid.uuid4().hex[:8]}",
             "type": "message",
@@ -615,12 +642,7 @@ class ClaudeSimulator:
             "stop_reason": stop_reason,
             "stop_sequence": None,
             "stop_details": reply.stop_details if stop_reason == "refusal" else None,
-            "usage": {
-                "input_tokens": uncached,
-                "cache_creation_input_tokens": creation,
-                "cache_read_input_tokens": read,
-                "output_tokens": max(used, 1),
-            },
+            "usage": usage,
         }
 
     async def _sse(self, message: dict[str, Any], reply: Reply) -> AsyncIterator[bytes]:

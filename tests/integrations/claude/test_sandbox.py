@@ -371,3 +371,47 @@ def test_stand_in_picks_tools_and_says_it_is_the_stand_in(
     text = second.content[0].text  # type: ignore[union-attr]
     assert text.startswith(STAND_IN_NOTICE)
     assert "shopify" in text
+
+
+def test_cache_creation_is_split_by_ttl_and_1h_must_come_first(
+    sim: tuple[ClaudeSimulator, anthropic.Anthropic],
+) -> None:
+    simulator, client = sim
+    simulator.script(Reply.text("ok"))
+    long_tool = {**_tool(), "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+    usage = client.messages.create(
+        model=MODEL,
+        max_tokens=50,
+        tools=[long_tool],
+        system=[{"type": "text", "text": BIG, "cache_control": {"type": "ephemeral"}}],
+        messages=[{"role": "user", "content": "x"}],
+    ).usage
+    assert usage.cache_creation is not None
+    split = usage.cache_creation
+    # The tool alone is below the minimum: its 1h breakpoint writes nothing; the 5m one all.
+    assert split.ephemeral_1h_input_tokens == 0
+    assert split.ephemeral_5m_input_tokens == usage.cache_creation_input_tokens > 1024
+    with pytest.raises(anthropic.BadRequestError, match="must not come after"):
+        client.messages.create(
+            model=MODEL,
+            max_tokens=50,
+            tools=[_tool(cache=True)],
+            system=[
+                {"type": "text", "text": BIG, "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+            ],
+            messages=[{"role": "user", "content": "x"}],
+        )
+
+
+def test_tool_choice_must_name_a_defined_tool(
+    sim: tuple[ClaudeSimulator, anthropic.Anthropic],
+) -> None:
+    _, client = sim
+    with pytest.raises(anthropic.BadRequestError, match="tool_choice"):
+        client.messages.create(
+            model=MODEL,
+            max_tokens=50,
+            tools=[_tool()],
+            tool_choice={"type": "tool", "name": "nope"},
+            messages=[{"role": "user", "content": "x"}],
+        )
