@@ -919,9 +919,22 @@ def demo_setup(env: DemoEnvironment) -> dict[str, Any]:
 
     from integrations.runtime.harness import SimulatorServer
 
-    if os.environ.get("ANTHROPIC_API_KEY"):
+    if _real_key_configured(os.environ):
         return {}
     sim = ClaudeSimulator(stand_in=True)
     server = env.add_simulator("claude", SimulatorServer(sim.app(), name="claude"))
     env.extras["claude_simulator"] = sim
     return {"anthropic_api_key": API_KEY, "anthropic_base_url": server.base_url}
+
+
+def _real_key_configured(environ: Any) -> bool:
+    """ANTHROPIC_API_KEY in the environment or in `.env` (what Settings would read)."""
+    if str(environ.get("ANTHROPIC_API_KEY", "")).strip():
+        return True
+    try:
+        from bot.settings import load_settings
+
+        key = load_settings().anthropic_api_key
+    except Exception:
+        return False
+    return key is not None and bool(key.get_secret_value().strip())

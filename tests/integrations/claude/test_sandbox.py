@@ -415,3 +415,24 @@ def test_tool_choice_must_name_a_defined_tool(
             tool_choice={"type": "tool", "name": "nope"},
             messages=[{"role": "user", "content": "x"}],
         )
+
+
+def test_demo_setup_starts_the_stand_in_without_a_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from contextlib import ExitStack
+
+    from bot.sandbox.environment import DemoEnvironment
+    from integrations.claude.sandbox import demo_setup
+
+    with ExitStack() as stack:
+        env = DemoEnvironment(stack=stack)
+        overrides = demo_setup(env)
+        assert overrides["anthropic_api_key"] == API_KEY
+        assert overrides["anthropic_base_url"] == env.simulators["claude"].base_url
+        assert env.extras["claude_simulator"].stand_in is True
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-real")
+    with ExitStack() as stack:
+        env = DemoEnvironment(stack=stack)
+        assert demo_setup(env) == {}  # real Claude against the simulated integrations
+        assert "claude" not in env.simulators
