@@ -49,7 +49,8 @@ def _search_docs(hub: Hub) -> Any:
                 consulted.append(hit.guide)
         return {
             "query": query,
-            "results": [h.to_dict() for h in hits],
+            # The best sections in full (the answer comes from them), the rest as snippets.
+            "results": [h.to_dict(with_text=i < 3) for i, h in enumerate(hits)],
             "guides_available": kb.guides() if not hits else [],
         }
 
@@ -62,8 +63,9 @@ def builtin_tools(hub: Hub) -> list[Tool]:
             name="search_docs",
             description=(
                 "Busca nos guias do Chegou Hub (pt-BR): comandos /hub, o que cada relatório e "
-                "alerta significa, confirmações, regras da operação, quem procurar. Devolve "
-                "trechos com o título do guia e a seção; cite o título na resposta."
+                "alerta significa, confirmações, regras da operação, quem procurar. Devolve as "
+                "seções mais relevantes (texto completo das 3 primeiras) com o título do guia; "
+                "responda a partir delas e cite o título."
             ),
             input_schema={
                 "type": "object",

@@ -43,14 +43,19 @@ class SearchHit:
     path: str  # relative to the docs directory
     snippet: str
     score: float
+    body: str = ""
 
-    def to_dict(self) -> dict[str, object]:
-        return {
+    def to_dict(self, *, with_text: bool = False, max_chars: int = 1500) -> dict[str, object]:
+        out: dict[str, object] = {
             "guide": self.guide,
             "section": self.section,
             "path": self.path,
             "snippet": self.snippet,
         }
+        if with_text:
+            text = self.body if len(self.body) <= max_chars else self.body[:max_chars] + "…"
+            out["text"] = text
+        return out
 
 
 @dataclass(frozen=True)
@@ -183,13 +188,13 @@ class KnowledgeBase:
             rows = self._conn.execute(
                 "SELECT guide, section, path, "
                 "snippet(sections, 2, '*', '*', '…', 24), "
-                "bm25(sections, 5.0, 3.0, 1.0) AS rank "
+                "bm25(sections, 5.0, 3.0, 1.0) AS rank, body "
                 "FROM sections WHERE sections MATCH ? ORDER BY rank LIMIT ?",
                 (match, limit),
             ).fetchall()
         return [
-            SearchHit(guide, section, path, " ".join(snippet.split()), float(rank))
-            for guide, section, path, snippet, rank in rows
+            SearchHit(guide, section, path, " ".join(snippet.split()), float(rank), body)
+            for guide, section, path, snippet, rank, body in rows
         ]
 
     def outline(self) -> str:

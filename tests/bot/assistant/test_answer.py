@@ -50,6 +50,8 @@ def test_mention_tool_call_answer_citing_a_guide(
     answer(ahub, fake_slack, mention("como funcionam as confirmações?"))
 
     assert "Fonte: guia *Confirmações*" in fake_slack.reply_text()
+    # The model got the best sections in full, not only snippets.
+    assert "uma vez só" in tool_results(sim.requests[1])[0]["content"]
     assert fake_slack.statuses()[:2] == ["pensando…", "procurando nos guias…"]
     start = fake_slack.of("chat.startStream")[0]
     assert start["thread_ts"] == "1700000000.000100" and start["recipient_user_id"] == "UOPER"
