@@ -797,8 +797,13 @@ def stand_in_reply(body: dict[str, Any]) -> Reply:
         if not pattern.search(question):
             continue
         for tool in tools:
-            name = tool["name"].lower()
-            if any(w in name for w in words) and "cancel" not in name:
+            parts = re.split(r"[_\-.]", tool["name"].lower())
+            matches = any(
+                p == w or p == w + "s" or (len(w) > 3 and p.startswith(w))
+                for p in parts
+                for w in words
+            )
+            if matches and not any(p.startswith("cancel") for p in parts):
                 args = _fill_input(tool, question)
                 if args is not None and tool["name"] not in dict(calls):
                     calls.append((tool["name"], args))

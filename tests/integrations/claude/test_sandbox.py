@@ -436,3 +436,31 @@ def test_demo_setup_starts_the_stand_in_without_a_key(
         env = DemoEnvironment(stack=stack)
         assert demo_setup(env) == {}  # real Claude against the simulated integrations
         assert "claude" not in env.simulators
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("tem IPs suspeitos hoje?", ["shopify_ip_report"]),
+        ("pedidos duplicados na loja?", ["shopify_find_duplicates"]),
+        ("quanto gastamos com OpenAI?", ["ai_spend"]),
+        ("status das integrações", ["health"]),
+        ("como funciona o frete?", ["search_docs"]),
+        ("cancele os duplicados", ["shopify_find_duplicates"]),  # never the proposal tool
+    ],
+)
+def test_stand_in_keyword_rules(question: str, expected: list[str]) -> None:
+    from integrations.claude.sandbox import stand_in_reply
+
+    names = [
+        "shopify_shipping",
+        "shopify_ip_report",
+        "ai_spend",
+        "shopify_find_duplicates",
+        "shopify_cancel_duplicates",
+        "health",
+        "search_docs",
+    ]
+    tools = [{"name": n, "input_schema": {"type": "object", "properties": {}}} for n in names]
+    reply = stand_in_reply({"messages": [{"role": "user", "content": question}], "tools": tools})
+    assert [b["name"] for b in reply.content if b["type"] == "tool_use"] == expected
