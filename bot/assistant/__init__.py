@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+import zlib
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -99,13 +100,18 @@ def _error_text(exc: Exception, ref: str) -> str:
     return f"⚠️ {what} (referência `{ref}`)"
 
 
-def _thread_lock(hub: Hub, key: str) -> threading.Lock:
-    with _LOCKS_GUARD:
-        locks: dict[str, threading.Lock] = hub.services.setdefault("assistant.thread_locks", {})
-        return locks.setdefault(key, threading.Lock())
+# Questions in the same thread run one at a time (their turns must not interleave). Striped
+# locks: bounded memory however many threads the hub sees (unrelated threads rarely share one).
+_THREAD_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
-_LOCKS_GUARD = threading.Lock()
+def _thread_lock(key: str) -> threading.Lock:
+    return _THREAD_LOCKS[zlib.crc32(key.encode()) % len(_THREAD_LOCKS)]
+
+
+def _count(n: int) -> str:
+    """A count the Brazilian way (4.000)."""
+    return f"{n:,}".replace(",", ".")
 
 
 def answer(hub: Hub, client: Any, message: IncomingMessage) -> None:
@@ -163,10 +169,10 @@ def _answer(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> 
         reply.finish(
             [],
             fallback_text=(
-                f"✂️ Sua mensagem tem {len(text):,} caracteres; o limite é "
-                f"{settings.assistant_max_input_chars:,}. Resuma a pergunta ou divida em partes "
-                "(para dados grandes, use os comandos `/hub` de exportação)."
-            ).replace(",", "."),
+                f"✂️ Sua mensagem tem {_count(len(text))} caracteres; o limite é "
+                f"{_count(settings.assistant_max_input_chars)}. Resuma a pergunta ou divida em "
+                "partes (para dados grandes, use os comandos `/hub` de exportação)."
+            ),
         )
         return
     decision = ratelimit.check(hub, message.user_id)
@@ -180,7 +186,8 @@ def _answer(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> 
         )
         return
     record("accepted")
-    with _thread_lock(hub, f"{message.channel_id}:{message.thread_ts}"):
+    reply.status("pensando…")
+    with _thread_lock(f"{message.channel_id}:{message.thread_ts}"):
         _run(hub, message, reply, ref)
 
 
@@ -196,7 +203,6 @@ def _run(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> Non
     from integrations.runtime.tools import ToolContext
 
     settings = hub.settings
-    reply.status("pensando…")
     store = ConversationStore(hub)
     conversation = store.load(message.channel_id, message.thread_ts, message.user_id)
     role = resolve_role(settings, message.user_id)
