@@ -4,9 +4,10 @@
   repeated texts are not re-sent; failures never stop the answer.
 - `append(text)` streams: `chat.startStream` on the first text, then `chat.appendStream` in
   chunks (buffered so Slack's rate limits are respected).
-- `finish(blocks)` ends with `chat.stopStream` (with the 👍/👎 buttons). When the stream expired
-  (`message_not_in_streaming_state`, on append or stop) the full text, which is always kept,
-  replaces the message with `chat.update`. When streaming is not available at all the reply
+- `finish(blocks)` ends with `chat.stopStream` (with the 👍/👎 buttons, which Slack renders
+  below the streamed text). When the stream expired (`message_not_in_streaming_state`, on
+  append or stop) or Slack refused a stream call, the full text, which is always kept, replaces
+  the message with `chat.update`. When streaming is not available at all the reply
   is posted with `chat.postMessage`.
 """
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STREAM_EXPIRED = "message_not_in_streaming_state"
 MARKDOWN_BLOCK_LIMIT = 12_000
 FEEDBACK_UP = "assistant_feedback_up"
 FEEDBACK_DOWN = "assistant_feedback_down"
@@ -136,9 +136,9 @@ class SlackReply:
             )
             self._pending = ""
         except SlackApiError as exc:
-            if _error_code(exc) != STREAM_EXPIRED:
-                raise
-            log.info("stream expired while appending ts=%s", self.ts)
+            # Expired (the usual case) or refused: stop streaming; the full text, which is kept,
+            # replaces the message with chat.update at the end.
+            log.info("stream append failed ts=%s error=%s", self.ts, _error_code(exc))
             self.expired = True
 
     def finish(self, blocks: list[dict[str, Any]], fallback_text: str = "") -> str | None:
@@ -168,9 +168,7 @@ class SlackReply:
                 self._pending = ""
                 return self.ts
             except SlackApiError as exc:
-                if _error_code(exc) != STREAM_EXPIRED:
-                    raise
-                log.info("stream expired before stop ts=%s", self.ts)
+                log.info("stream stop failed ts=%s error=%s", self.ts, _error_code(exc))
                 self.expired = True
         self.fell_back_to_update = True
         self.client.chat_update(

@@ -27,6 +27,7 @@ class FakeSlack:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.expire_after_appends: int | None = None
         self.streaming_supported = True
+        self.stop_error: str | None = None  # a Slack error code chat.stopStream answers
         self._lock = threading.Lock()
         self._seq = 0
         self._appends: dict[str, int] = {}
@@ -63,6 +64,8 @@ class FakeSlack:
     def chat_stopStream(self, **kwargs: Any) -> dict[str, Any]:
         self._record("chat.stopStream", kwargs)
         ts = kwargs["ts"]
+        if self.stop_error:
+            raise self._error("chat.stopStream", self.stop_error)
         if self.expire_after_appends is not None and self._appends[ts] >= self.expire_after_appends:
             raise self._error("chat.stopStream", "message_not_in_streaming_state")
         return {"ok": True, "ts": ts}

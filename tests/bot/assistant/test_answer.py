@@ -289,6 +289,17 @@ def test_stream_expiry_falls_back_to_chat_update(
     assert update["blocks"][-1]["block_id"] == "assistant_feedback"
 
 
+def test_a_refused_stream_stop_still_delivers_the_answer(
+    ahub: Hub, sim: ClaudeSimulator, fake_slack: FakeSlack
+) -> None:
+    fake_slack.stop_error = "invalid_blocks"
+    sim.script(Reply.text("Resposta completa."))
+    answer(ahub, fake_slack, mention("oi"))
+    update = fake_slack.of("chat.update")[-1]
+    assert update["text"] == "Resposta completa."
+    assert update["blocks"][-1]["block_id"] == "assistant_feedback"
+
+
 def test_without_streaming_the_reply_is_posted(
     ahub: Hub, sim: ClaudeSimulator, fake_slack: FakeSlack
 ) -> None:
