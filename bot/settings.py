@@ -230,7 +230,8 @@ class Settings(BaseSettings):
     # --- claude assistant -------------------------------------------------------------------
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
-    assistant_model: str = "claude-sonnet-4-5"
+    # claude-sonnet-4-5 reaches end of life on 2026-11-30 (anthropic SDK deprecation table).
+    assistant_model: str = "claude-sonnet-4-6"
     assistant_max_tokens: int = 2048
     assistant_timeout_seconds: float = 60.0
     assistant_max_rounds: int = 8
