@@ -222,11 +222,15 @@ def _register_listeners(app: HubApp) -> None:
     from handlers import actions, commands, events, home
     from handlers.registry import load_handlers
 
-    load_handlers()
-    commands.register(app)
-    actions.register(app)
-    events.register(app)
-    home.register(app)
+    modules = load_handlers()
+    core = (commands, actions, events, home)
+    for module in core:
+        module.register(app)
+    # Areas with their own buttons or events (IP lists, assistant feedback…) expose register(app).
+    for module in modules:
+        register = getattr(module, "register", None)
+        if module not in core and callable(register):
+            register(app)
 
     @app.error
     def _on_error(error: Exception, body: dict[str, Any]) -> None:

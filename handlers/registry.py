@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.security.roles import Role
@@ -100,19 +101,25 @@ def subcommand(
     return decorate
 
 
-def load_handlers() -> None:
-    """Import every handlers.<area> module so their subcommands and actions register."""
+def load_handlers() -> list[ModuleType]:
+    """Import every handlers.<area> module so their subcommands and actions register.
+
+    Returns the modules loaded; the app calls `register(app)` on those that define it (Bolt
+    listeners for buttons and events of that area).
+    """
     import importlib
     import pkgutil
 
     import handlers
 
+    modules: list[ModuleType] = []
     for info in pkgutil.iter_modules(handlers.__path__):
         try:
-            importlib.import_module(f"handlers.{info.name}")
+            modules.append(importlib.import_module(f"handlers.{info.name}"))
         except Exception:
             # One broken area must not take the whole hub down (its commands/jobs go missing
             # and the log says why).
             logging.getLogger(__name__).exception(
                 "area module failed to load module=handlers.%s", info.name
             )
+    return modules

@@ -680,7 +680,8 @@ class SlackSimulator:
         msg = self._stream(args)
         msg.text += str(args.get("markdown_text") or "")
         if args.get("blocks"):
-            msg.blocks = args["blocks"]
+            # Slack shows blocks given at stop *below* the streamed text, not instead of it.
+            msg.blocks = [{"type": "markdown", "text": msg.text}, *args["blocks"]]
         msg.streaming = False
         return {"channel": msg.channel, "ts": msg.ts, "message": msg.to_api()}
 

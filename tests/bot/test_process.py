@@ -140,10 +140,17 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
         record.append("socket.start")
         return FakeSocketHandler()
 
+    from bot.app import starlette_endpoint  # the real mount; only app creation is faked
+
     monkeypatch.setitem(
         sys.modules,
         "bot.app",
-        _fake_module("bot.app", create_app=create_app, start_socket_mode=start_socket_mode),
+        _fake_module(
+            "bot.app",
+            create_app=create_app,
+            start_socket_mode=start_socket_mode,
+            starlette_endpoint=starlette_endpoint,
+        ),
     )
     monkeypatch.setitem(
         sys.modules, "jobs.scheduler", _fake_module("jobs.scheduler", HubScheduler=FakeScheduler)

@@ -424,9 +424,10 @@ def test_guides_read_are_named_when_the_model_forgets_to_cite(
         Reply.text("Quem pediu, ou um administrador."),
     )
     answer(ahub, fake_slack, mention("quem confirma ações?"))
-    assert fake_slack.reply_text() == (
-        "Quem pediu, ou um administrador.\n\n_Guias consultados: *Confirmações*._"
-    )
+    # Every guide the search returned is named (the corpus grows with each area's guides).
+    text = fake_slack.reply_text()
+    assert text.startswith("Quem pediu, ou um administrador.\n\n_Guias consultados: *Confirmações*")
+    assert text.endswith("._")
     # A cited answer gets no extra line.
     sim.script(
         Reply.tool("search_docs", {"query": "quem pode confirmar"}),

@@ -26,7 +26,6 @@ from bot.security.confirmations import (
     register_action,
 )
 from bot.security.roles import Role
-from handlers import assistant_feedback
 from integrations.claude.sandbox import ClaudeSimulator, Reply
 from integrations.runtime.harness import SimulatorServer
 from integrations.runtime.tools import Tool, ToolContext
@@ -54,9 +53,7 @@ def e2e_hub(
 
 @pytest.fixture
 def driver(slack: Callable[..., SlackDriver], e2e_hub: Hub) -> SlackDriver:
-    d = slack(e2e_hub)
-    assistant_feedback.register(d.app)  # the lead wires this into bot.app (see report)
-    return d
+    return slack(e2e_hub)
 
 
 def _thread(driver: SlackDriver, thread_ts: str) -> list[SimMessage]:
