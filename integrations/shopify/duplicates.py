@@ -49,8 +49,9 @@ def product_keys(order: Order) -> dict[tuple[str, str], str]:
     """(criterion, value) → line title, one key per line item (first available criterion)."""
     keys: dict[tuple[str, str], str] = {}
     for line in order.lines:
-        if line.sku:
-            key = ("sku", line.sku.strip().casefold())
+        sku = line.sku.strip() if line.sku else ""
+        if sku:
+            key = ("sku", sku.casefold())
         elif line.variant_id:
             key = ("variant", line.variant_id)
         elif line.product_id:
