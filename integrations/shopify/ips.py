@@ -9,11 +9,13 @@ IPv4); invalid values are ignored. No prefix-based filtering: it discards real c
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from integrations.shopify.orders import Order
 from integrations.shopify.phones import suffix
@@ -21,9 +23,19 @@ from integrations.shopify.phones import suffix
 DEFAULT_IP_SOURCES = ("attribute:IP address", "clientIp")
 
 
+_V4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
+
+
 def normalize_ip(value: str | None) -> str | None:
     if not value:
         return None
+    if _V4.fullmatch(value):  # fast path: canonical dotted quad
+        return value
+    return _normalize_ip(value)
+
+
+@lru_cache(maxsize=65_536)
+def _normalize_ip(value: str) -> str | None:
     text = value.strip().strip("[]")
     if "%" in text:
         text = text.split("%", 1)[0]
@@ -164,34 +176,47 @@ def ip_report(
 
     `excluded_ips` (allowed + resolved lists) are left out; `watched_ips` are flagged.
     """
-    start = now.timestamp() - days * 86400
+    end = now
+    start = now - timedelta(days=days)
     skip = {n for n in (normalize_ip(ip) for ip in excluded_ips) if n}
     watch = {n for n in (normalize_ip(ip) for ip in watched_ips) if n}
     report = IpReport(store=store, days=days, min_orders=min_orders, generated_at=now)
-    groups: dict[str, IpEntry] = {}
+    # Group cheaply first (most IPs have one order); build entries only for candidates.
+    groups: dict[str, list[tuple[Order, str]]] = {}
+    scanned = without_ip = 0
     for order in orders:
-        ts = order.created_at.timestamp()
-        if ts < start or ts > now.timestamp():
+        if order.created_at < start or order.created_at > end:
             continue
-        report.orders_scanned += 1
+        scanned += 1
         found = extract_ip(order, sources)
         if found is None:
-            report.orders_without_ip += 1
+            without_ip += 1
             continue
         ip, source = found
-        entry = groups.get(ip)
-        if entry is None:
-            entry = groups[ip] = IpEntry(ip)
-        entry.orders.append(order)
-        entry.sources.add(source)
-        entry.customers.add(customer_key(order))
-    for ip, entry in groups.items():
-        if len(entry.orders) < min_orders or len(entry.customers) < 2:
+        bucket = groups.get(ip)
+        if bucket is None:
+            groups[ip] = [(order, source)]
+        else:
+            bucket.append((order, source))
+    report.orders_scanned = scanned
+    report.orders_without_ip = without_ip
+    for ip, members in groups.items():
+        if len(members) < min_orders:
+            continue
+        customers = {customer_key(o) for o, _ in members}
+        if len(customers) < 2:
             continue
         if ip in skip:
             report.excluded += 1
             continue
-        entry.watching = ip in watch
-        report.entries.append(entry)
+        report.entries.append(
+            IpEntry(
+                ip,
+                orders=[o for o, _ in members],
+                sources={src for _, src in members},
+                customers=customers,
+                watching=ip in watch,
+            )
+        )
     report.entries.sort(key=lambda e: (-len(e.orders), -len(e.customers), e.ip))
     return report

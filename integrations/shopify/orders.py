@@ -19,7 +19,7 @@ class LineItem:
     product_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Order:
     id: str  # GID
     name: str
@@ -45,6 +45,12 @@ class Order:
         return self.cancelled_at is not None
 
     def attribute(self, key: str) -> str | None:
+        """An order attribute by key, case-insensitively."""
+        if not self.attributes:
+            return None
+        for k, v in self.attributes:
+            if k == key:
+                return v
         wanted = key.casefold()
         for k, v in self.attributes:
             if k.casefold() == wanted:
@@ -53,7 +59,7 @@ class Order:
 
 
 def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)  # Python >= 3.11 reads the trailing "Z"
 
 
 def _phone_of(node: Mapping[str, Any]) -> str | None:
@@ -127,19 +133,27 @@ def orders_from_jsonl(lines: Iterable[str | bytes]) -> Iterator[Order]:
     """Join a bulk operation's JSONL: order lines plus `__parentId` child lines.
 
     Children come after their parent but not necessarily adjacent, so orders are emitted once
-    the whole file is read (in file order).
+    the whole file is read (in file order). Each line becomes a typed object as soon as it is
+    read, so the raw dicts never pile up.
     """
-    parents: dict[str, dict[str, Any]] = {}
-    children: dict[str, list[dict[str, Any]]] = {}
-    loads = json.loads
+    parents: list[Order] = []
+    children: dict[str, list[LineItem]] = {}
+    decode = _DECODER.raw_decode
     for raw in lines:
-        if not raw or raw in ("\n", b"\n"):
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        if not text or text.isspace():
             continue
-        obj = loads(raw)
+        obj = decode(text.lstrip())[0]
         parent = obj.get("__parentId")
         if parent is None:
-            parents[obj["id"]] = obj
+            parents.append(order_from_node(obj, ()))
         else:
-            children.setdefault(parent, []).append(obj)
-    for oid, node in parents.items():
-        yield order_from_node(node, children.pop(oid, ()))
+            children.setdefault(parent, []).append(line_from_node(obj))
+    for order in parents:
+        lines_of = children.pop(order.id, None)
+        if lines_of:
+            order.lines = tuple(lines_of)
+        yield order
+
+
+_DECODER = json.JSONDecoder()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import phonenumbers
@@ -18,8 +19,11 @@ import phonenumbers
 SUFFIX_DIGITS = 9
 
 
+_NON_DIGITS = re.compile(r"\D+")
+
+
 def digits_of(raw: str) -> str:
-    return "".join(ch for ch in raw if ch.isdigit())
+    return _NON_DIGITS.sub("", raw)
 
 
 def suffix(raw: str | None) -> str | None:
