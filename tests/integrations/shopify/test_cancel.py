@@ -12,7 +12,7 @@ from integrations.runtime.harness import SimulatorServer
 from integrations.shopify import cancel
 from integrations.shopify.service import duplicates_report
 from integrations.shopify.simulator import ShopifySimulator
-from tests.integrations.shopify.conftest import BR
+from tests.integrations.shopify.fixtures import BR
 
 Sim = tuple[ShopifySimulator, SimulatorServer]
 

@@ -10,7 +10,7 @@ from bot.hub import Hub
 from integrations.runtime.harness import SimulatorServer
 from integrations.runtime.registry import get
 from integrations.shopify.simulator import ShopifySimulator
-from tests.integrations.shopify.conftest import store_settings
+from tests.integrations.shopify.fixtures import store_settings
 
 Sim = tuple[ShopifySimulator, SimulatorServer]
 

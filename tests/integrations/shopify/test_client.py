@@ -13,7 +13,7 @@ from integrations.runtime.harness import Fault, SimulatorServer
 from integrations.shopify.client import ShopifyError
 from integrations.shopify.service import client_for
 from integrations.shopify.simulator import ShopifySimulator
-from tests.integrations.shopify.conftest import BR, MX
+from tests.integrations.shopify.fixtures import BR, MX
 
 Sim = tuple[ShopifySimulator, SimulatorServer]
 
@@ -90,7 +90,7 @@ def test_an_expired_token_is_refreshed_once_on_401(
 def test_a_bad_static_token_raises_auth_error(
     make_shop_hub: Callable[..., Hub], shopify_sim: Sim
 ) -> None:
-    from tests.integrations.shopify.conftest import store_settings
+    from tests.integrations.shopify.fixtures import store_settings
 
     hub = make_shop_hub(
         shopify_stores=store_settings(shopify_sim[1].base_url, access_token="shpat_revoked")

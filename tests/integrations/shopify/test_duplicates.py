@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from integrations.shopify.duplicates import find_duplicates, normalize_title
-from tests.integrations.shopify.conftest import NOW, mk_order
+from tests.integrations.shopify.fixtures import NOW, mk_order
 
 
 def run(orders, **kw):  # type: ignore[no-untyped-def]

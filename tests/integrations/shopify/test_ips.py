@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from integrations.shopify.ips import extract_ip, ip_report, normalize_ip
-from tests.integrations.shopify.conftest import NOW, mk_order
+from tests.integrations.shopify.fixtures import NOW, mk_order
 
 
 def report(orders, **kw):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from integrations.runtime.harness import SimulatorServer
 from integrations.shopify import queries
 from integrations.shopify.sandbox import DEMO_TOKEN
 from integrations.shopify.simulator import ShopifySimulator
-from tests.integrations.shopify.conftest import BR
+from tests.integrations.shopify.fixtures import BR
 
 Sim = tuple[ShopifySimulator, SimulatorServer]
 
