@@ -22,8 +22,9 @@ from bot.security.confirmations import (
 from bot.security.roles import Role
 from handlers.registry import UsageError, subcommand
 from integrations.shopify import cancel
+from integrations.shopify.cancel import cancel_items
 from integrations.shopify.client import ShopifyError
-from integrations.shopify.duplicates import DuplicateReport, Finding
+from integrations.shopify.duplicates import DuplicateReport
 from integrations.shopify.ips import IpEntry, IpReport
 from integrations.shopify.service import (
     MAX_IP_DAYS,
@@ -124,26 +125,6 @@ def mask_phone(phone: str) -> str:
     if len(phone) <= 4:
         return phone
     return phone[:3] + "•" * max(len(phone) - 7, 2) + phone[-4:]
-
-
-def cancel_items(findings: list[Finding]) -> list[dict[str, str]]:
-    items: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for f in findings:
-        for d in f.duplicates:
-            if d.id in seen:
-                continue
-            seen.add(d.id)
-            items.append(
-                {
-                    "id": d.id,
-                    "name": d.name,
-                    "kept_id": f.kept.id,
-                    "kept_name": f.kept.name,
-                    "confidence": f.confidence,
-                }
-            )
-    return items
 
 
 # --- duplicate views --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from bot.db import session_scope
 from bot.security.confirmations import ExecutionContext, ExecutionResult
 from integrations.runtime.errors import IntegrationError
 from integrations.shopify.client import ShopifyError
-from integrations.shopify.duplicates import is_processed, processed_matcher
+from integrations.shopify.duplicates import Finding, is_processed, processed_matcher
 from integrations.shopify.models import ShopifyCancellation
 from integrations.shopify.service import StoreError, client_for, display_name, resolve_stores
 
@@ -34,6 +34,27 @@ JOB_POLL_ATTEMPTS = 30
 
 class CancelArgsError(ValueError):
     """Invalid cancel arguments (pt-BR message)."""
+
+
+def cancel_items(findings: list[Finding]) -> list[dict[str, str]]:
+    """Cancel arguments for every duplicate of `findings` (each order once)."""
+    items: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for f in findings:
+        for d in f.duplicates:
+            if d.id in seen:
+                continue
+            seen.add(d.id)
+            items.append(
+                {
+                    "id": d.id,
+                    "name": d.name,
+                    "kept_id": f.kept.id,
+                    "kept_name": f.kept.name,
+                    "confidence": f.confidence,
+                }
+            )
+    return items
 
 
 def validate_args(hub: Hub, args: dict[str, Any]) -> dict[str, Any]:
