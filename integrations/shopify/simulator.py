@@ -57,6 +57,7 @@ from starlette.routing import Route
 from bot.clock import SYSTEM_CLOCK, Clock
 from integrations.shopify.schema import has_schema, load_schema
 
+DEFAULT_VERSION = "2026-04"
 MAX_QUERY_COST = 1000
 MAX_PAGE = 250
 MUTATION_COST = 10
@@ -147,6 +148,9 @@ class ShopifySimulator:
         self.specs_dir = specs_dir
         self.bulk_seconds = bulk_seconds
         self.job_seconds = job_seconds
+        # Fail at start with a clear message (SchemaNotFound) when the spec file is missing,
+        # instead of answering 404 to every request.
+        load_schema(DEFAULT_VERSION, specs_dir)
         self.shops: dict[str, Shop] = {}
         self.base_url = ""  # set by whoever serves it (for bulk URLs)
         self._lock = threading.RLock()
