@@ -10,6 +10,7 @@ Slack user) → poll the job until done → tag it → audit every step. Failure
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
@@ -30,6 +31,7 @@ KIND = "shopify.cancel_duplicates"
 MAX_ORDERS = 100
 JOB_POLL_SECONDS = 1.0
 JOB_POLL_ATTEMPTS = 30
+STALE_CLAIM = timedelta(minutes=15)
 
 
 class CancelArgsError(ValueError):
@@ -157,12 +159,20 @@ def _claim(hub: Hub, store: str, order: dict[str, str], ctx: ExecutionContext) -
     with session_scope(hub.engine) as session:
         row = session.get(ShopifyCancellation, order["id"])
         status = row.status if row else "?"
-        if status in ("failed", "skipped"):
+        # A claim left behind by a crashed worker (or a job Shopify never finished) may be
+        # taken over after a while; the re-read then sees what really happened to the order.
+        stale = (
+            row is not None
+            and status in ("claimed", "cancel_requested")
+            and row.updated_at < now - STALE_CLAIM
+        )
+        if row is not None and (status in ("failed", "skipped") or stale):
             result = session.execute(
                 update(ShopifyCancellation)
                 .where(
                     ShopifyCancellation.order_id == order["id"],  # type: ignore[arg-type]
                     ShopifyCancellation.status == status,  # type: ignore[arg-type]
+                    ShopifyCancellation.updated_at == row.updated_at,  # type: ignore[arg-type]
                 )
                 .values(status="claimed", action_id=ctx.action_id, error=None, updated_at=now)
             )

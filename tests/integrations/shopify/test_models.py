@@ -43,6 +43,10 @@ def test_ledger_claim_is_single_use_and_ip_lists_round_trip(
     assert (
         cancel._claim(hub, "br", order, ctx) == "outro cancelamento deste pedido está em andamento"
     )
+    assert isinstance(hub.clock, FakeClock)
+    hub.clock.advance(16 * 60)  # a claim abandoned by a crashed worker is taken over later
+    assert cancel._claim(hub, "br", order, ctx) is None
+    assert cancel._claim(hub, "br", order, ctx) is not None
     cancel._mark(hub, order["id"], "failed", error="x")
     assert cancel._claim(hub, "br", order, ctx) is None  # a failure may be retried
     cancel._mark(hub, order["id"], "cancelled")
