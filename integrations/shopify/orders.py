@@ -46,13 +46,15 @@ class Order:
 
     def attribute(self, key: str) -> str | None:
         """An order attribute by key, case-insensitively."""
-        if not self.attributes:
+        attributes = self.attributes
+        if not attributes:
             return None
-        for k, v in self.attributes:
+        wanted = None
+        for k, v in attributes:
             if k == key:
                 return v
-        wanted = key.casefold()
-        for k, v in self.attributes:
+            if wanted is None:
+                wanted = key.casefold()
             if k.casefold() == wanted:
                 return v
         return None
@@ -62,32 +64,42 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)  # Python >= 3.11 reads the trailing "Z"
 
 
+_EMPTY: Mapping[str, Any] = {}
+_ZERO = Decimal("0")
+
+
 def _phone_of(node: Mapping[str, Any]) -> str | None:
-    shipping = node.get("shippingAddress") or {}
-    customer = node.get("customer") or {}
-    billing = node.get("billingAddress") or {}
-    default_phone = customer.get("defaultPhoneNumber") or {}
+    """The first non-blank phone of: order, shipping address, customer, billing address."""
+    shipping = node.get("shippingAddress") or _EMPTY
+    customer = node.get("customer") or _EMPTY
+    billing = node.get("billingAddress") or _EMPTY
+    default_phone = customer.get("defaultPhoneNumber") or _EMPTY
     for candidate in (
         node.get("phone"),
         shipping.get("phone"),
         default_phone.get("phoneNumber"),
         billing.get("phone"),
     ):
-        if candidate and candidate.strip():
-            return str(candidate).strip()
+        if candidate:
+            text = str(candidate).strip()
+            if text:
+                return text
     return None
 
 
 def line_from_node(node: Mapping[str, Any]) -> LineItem:
-    variant = node.get("variant") or {}
-    product = node.get("product") or {}
-    sku = node.get("sku")
+    get = node.get
+    variant = get("variant")
+    product = get("product")
+    sku = get("sku")
+    if sku:
+        sku = sku.strip() or None
     return LineItem(
-        sku=sku.strip() if sku and sku.strip() else None,
-        title=node.get("title") or "",
-        quantity=int(node.get("quantity") or 1),
-        variant_id=variant.get("id"),
-        product_id=product.get("id"),
+        sku or None,
+        get("title") or "",
+        int(get("quantity") or 1),
+        variant.get("id") if variant else None,
+        product.get("id") if product else None,
     )
 
 
@@ -95,37 +107,40 @@ def order_from_node(
     node: Mapping[str, Any], line_nodes: Iterable[Mapping[str, Any]] | None = None
 ) -> Order:
     """An Order from a GraphQL `Order` object (paged: lineItems.nodes; bulk: separate lines)."""
+    get = node.get
     if line_nodes is None:
-        conn = node.get("lineItems") or {}
+        conn = get("lineItems") or _EMPTY
         line_nodes = conn.get("nodes") or [e["node"] for e in conn.get("edges") or []]
-    shipping = node.get("shippingAddress") or {}
-    billing = node.get("billingAddress") or {}
-    customer = node.get("customer") or {}
-    money = (node.get("totalPriceSet") or {}).get("shopMoney") or {}
-    cancelled = node.get("cancelledAt")
+    shipping = get("shippingAddress") or _EMPTY
+    billing = get("billingAddress") or _EMPTY
+    customer = get("customer") or _EMPTY
+    price = get("totalPriceSet")
+    money = (price.get("shopMoney") if price else None) or _EMPTY
+    amount = money.get("amount")
+    cancelled = get("cancelledAt")
+    attrs = get("customAttributes")
+    tags = get("tags")
     return Order(
         id=node["id"],
-        name=node.get("name") or "",
-        created_at=parse_time(node["createdAt"]),
-        cancelled_at=parse_time(cancelled) if cancelled else None,
-        tags=tuple(node.get("tags") or ()),
+        name=get("name") or "",
+        created_at=datetime.fromisoformat(node["createdAt"]),
+        cancelled_at=datetime.fromisoformat(cancelled) if cancelled else None,
+        tags=tuple(tags) if tags else (),
         phone=_phone_of(node),
         country=shipping.get("countryCodeV2") or billing.get("countryCodeV2"),
         customer_id=customer.get("id"),
         customer_name=customer.get("displayName"),
-        email=node.get("email"),
-        client_ip=node.get("clientIp"),
-        attributes=tuple(
-            (a["key"], a["value"])
-            for a in node.get("customAttributes") or ()
-            if a.get("value") is not None
-        ),
-        total=Decimal(str(money.get("amount") or "0")),
+        email=get("email"),
+        client_ip=get("clientIp"),
+        attributes=tuple((a["key"], a["value"]) for a in attrs if a.get("value") is not None)
+        if attrs
+        else (),
+        total=Decimal(amount if isinstance(amount, str) else str(amount)) if amount else _ZERO,
         currency=money.get("currencyCode") or "",
-        lines=tuple(line_from_node(n) for n in line_nodes),
-        financial_status=node.get("displayFinancialStatus"),
-        fulfillment_status=node.get("displayFulfillmentStatus"),
-        source_name=node.get("sourceName"),
+        lines=tuple(line_from_node(n) for n in line_nodes) if line_nodes else (),
+        financial_status=get("displayFinancialStatus"),
+        fulfillment_status=get("displayFulfillmentStatus"),
+        source_name=get("sourceName"),
     )
 
 
