@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from integrations.runtime.errors import AuthError, IntegrationError, RateLimitedError
+from integrations.runtime.errors import (
+    AuthError,
+    ClientError,
+    IntegrationError,
+    RateLimitedError,
+)
 from integrations.shopify import queries
 from integrations.shopify.orders import Order, order_from_node, orders_from_jsonl
 
@@ -187,6 +192,15 @@ class ShopifyClient:
                 reauthed = True
                 self._access_token(force=True)
                 continue
+            except ClientError as exc:
+                if exc.status_code == 404:
+                    raise ShopifyError(
+                        f"A Shopify não encontrou a loja {self.name} ou a versão "
+                        f"{self.store.api_version} da API. Confira shop_url e api_version em "
+                        "SHOPIFY_STORES.",
+                        code="NOT_FOUND",
+                    ) from exc
+                raise
             except RateLimitedError as exc:  # 429: THROTTLED over HTTP, or a proxy limit
                 body = exc.body if isinstance(exc.body, dict) else {}
                 if not _is_throttled(body):

@@ -151,3 +151,16 @@ def test_queries_are_retryable_and_mutations_are_not(
     client.add_tags(order_id, ["x"])
     client.cancel_order(order_id, staff_note="n", notify=False)
     assert seen == [("orders.get", True), ("tags.add", False), ("orders.cancel", False)]
+
+
+def test_unknown_api_version_is_a_clear_message(
+    make_shop_hub: Callable[..., Hub], shopify_sim: Sim
+) -> None:
+    from tests.integrations.shopify.fixtures import store_settings
+
+    hub = make_shop_hub(
+        shopify_stores=store_settings(shopify_sim[1].base_url, api_version="2019-01")
+    )
+    with pytest.raises(ShopifyError) as info:
+        client_for(hub, "br").shop_info()
+    assert "versão 2019-01" in info.value.message
