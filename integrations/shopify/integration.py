@@ -26,10 +26,10 @@ def is_configured(settings: Settings) -> bool:
 def config_errors(settings: Settings) -> list[str]:
     errors: list[str] = []
     for name, store in settings.shopify_stores.items():
-        if not store.has_credentials():
-            errors.append(f"loja {name}: falta access_token ou o par client_id + client_secret")
-        elif store.client_id is not None and store.client_secret is None:
+        if store.client_id is not None and store.client_secret is None:
             errors.append(f"loja {name}: client_id sem client_secret")
+        elif not store.has_credentials():
+            errors.append(f"loja {name}: falta access_token ou o par client_id + client_secret")
         if not store.shop_url.endswith(".myshopify.com") and store.api_base_url is None:
             errors.append(f"loja {name}: shop_url deve terminar em .myshopify.com")
     return errors

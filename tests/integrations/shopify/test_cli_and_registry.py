@@ -93,3 +93,24 @@ def test_registry_entry(shopify_sim: Sim, shop_hub: Hub) -> None:
     shopify_sim[0].shops["chegou-br.myshopify.com"].access_tokens.clear()
     shop_hub.services.clear()
     assert integration.health_check(shop_hub).status == "warn"
+
+
+def test_config_errors(tmp_path: Any) -> None:
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        tmp_path,
+        shopify_stores={
+            "a": {"shop_url": "a.myshopify.com", "client_id": "x"},
+            "b": {"shop_url": "b.myshopify.com"},
+            "c": {"shop_url": "loja.com.br", "access_token": "shpat_x"},
+        },
+    )
+    integration = get("shopify")
+    assert integration.is_configured(settings)  # store c has a token
+    assert integration.config_errors(settings) == [
+        "loja a: client_id sem client_secret",
+        "loja b: falta access_token ou o par client_id + client_secret",
+        "loja c: shop_url deve terminar em .myshopify.com",
+    ]
+    assert "shpat_x" not in str(integration.config_errors(settings))
