@@ -21,6 +21,11 @@ def register(subparsers: Any) -> None:
     dup.add_argument("--store", required=True)
     dup.add_argument("--days", type=int, default=None, help="window (default: settings)")
     dup.add_argument("--json", action="store_true", help="machine-readable output")
+    dup.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="re-read each certain duplicate and show what a cancel would do (changes nothing)",
+    )
     dup.set_defaults(func=_duplicates)
     ips = sub.add_parser("ips", help="suspicious IPs of one store")
     ips.add_argument("--store", required=True)
@@ -69,7 +74,36 @@ def _run(args: argparse.Namespace, build: Any) -> int:
 def _duplicates(args: argparse.Namespace) -> int:
     from integrations.shopify.service import duplicates_report
 
+    if args.dry_run:
+        return _run(
+            args, lambda hub, store: _simulate(hub, duplicates_report(hub, store, args.days))
+        )
     return _run(args, lambda hub, store: duplicates_report(hub, store, args.days))
+
+
+def _simulate(hub: Any, report: Any) -> Any:
+    """The report plus, on stderr, what cancelling its certain duplicates would do."""
+    import logging
+
+    from bot.security.confirmations import ExecutionContext
+    from integrations.shopify.cancel import cancel_items, execute
+
+    items = cancel_items(report.certain)
+    if items:
+        log = logging.getLogger("chegou_hub.shopify.dry_run")
+        ctx = ExecutionContext(
+            action_id="cli-dry-run",
+            requester_id="cli",
+            confirmer_id="cli",
+            channel_id="",
+            thread_ts=None,
+            audit=lambda event, detail: log.debug("%s %s", event, detail),
+        )
+        result = execute(hub, ctx, {"store": report.store, "orders": items, "dry_run": True})
+        print(result.text, file=sys.stderr)
+    else:
+        print("nenhum duplicado certo para cancelar", file=sys.stderr)
+    return report
 
 
 def _ips(args: argparse.Namespace) -> int:

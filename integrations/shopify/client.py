@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -101,6 +102,7 @@ class ShopifyClient:
             store.access_token.get_secret_value() if store.access_token is not None else None
         )
         self._token_expires: datetime | None = None
+        self._token_lock = threading.Lock()
         self._scopes: set[str] | None = None
         self._per_order: float | None = None  # measured requestedQueryCost per order
 
@@ -108,6 +110,11 @@ class ShopifyClient:
     def _access_token(self, *, force: bool = False) -> str:
         if self.store.access_token is not None and not force:
             return self.store.access_token.get_secret_value()
+        # One grant at a time: several Slack workers may share this client.
+        with self._token_lock:
+            return self._client_credentials_token(force)
+
+    def _client_credentials_token(self, force: bool) -> str:
         now = self.clock.now()
         if (
             not force

@@ -48,6 +48,18 @@ def test_duplicates_json_shape(cli_env: Sim, capsys: pytest.CaptureFixture[str])
     assert {"id", "name", "created_at", "days_after_kept"} == set(f["duplicates"][0])
 
 
+def test_duplicates_dry_run_changes_nothing(
+    cli_env: Sim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    assert main(["shopify", "duplicates", "--store", "br", "--dry-run"]) == 0
+    out = capsys.readouterr()
+    assert "4 seriam cancelados" in out.err and "Nada foi alterado" in out.err
+    assert "grupo(s) de duplicados" in out.out
+    assert cli_env[0].shops["chegou-br.myshopify.com"].cancel_calls == []
+
+
 def test_ips_json_shape(cli_env: Sim, capsys: pytest.CaptureFixture[str]) -> None:
     from bot.cli import main
 
