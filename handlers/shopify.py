@@ -27,6 +27,7 @@ from integrations.shopify.client import ShopifyError
 from integrations.shopify.duplicates import DuplicateReport
 from integrations.shopify.ips import IpEntry, IpReport
 from integrations.shopify.service import (
+    ALL_STORES,
     MAX_IP_DAYS,
     StoreError,
     display_name,
@@ -104,6 +105,12 @@ def _stores(ctx: CommandContext, name: str | None) -> list[str]:
         return resolve_stores(ctx.hub, name)
     except StoreError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def _one_store(ctx: CommandContext, name: str) -> str:
+    if name.casefold() in ALL_STORES:
+        raise UsageError("Escolha uma loja (não vale `todas` aqui).")
+    return _stores(ctx, name)[0]
 
 
 def _int(value: str, what: str, low: int, high: int) -> int:
@@ -346,9 +353,7 @@ def duplicados(ctx: CommandContext) -> None:
 def _cancel_verb(ctx: CommandContext, verb: str, args: list[str]) -> None:
     if not args:
         raise UsageError(f"Informe a loja: `/hub duplicados {verb} <loja> …`")
-    (store,) = _stores(ctx, args[0]) if args[0].lower() not in ("todas", "todos") else (None,)
-    if store is None:
-        raise UsageError("Escolha uma loja (não vale `todas` aqui).")
+    store = _one_store(ctx, args[0])
     rest = args[1:]
     days = ctx.hub.settings.shopify_duplicate_window_days
     if verb == "simular" and rest:
@@ -441,7 +446,7 @@ def _move_ip(ctx: CommandContext, verb: str, args: list[str]) -> None:
         raise UsageError("Mover IPs entre listas é para operadores do hub.")
     if len(args) != 2:
         raise UsageError(f"Use `/hub ip {verb} <loja> <ip>`.")
-    (store,) = _stores(ctx, args[0])
+    store = _one_store(ctx, args[0])
     try:
         normalized = set_ip_list(ctx.hub, store, args[1], LIST_VERBS[verb], user=ctx.user_id)
     except StoreError as exc:
@@ -459,7 +464,7 @@ def _move_ip(ctx: CommandContext, verb: str, args: list[str]) -> None:
 def _show_lists(ctx: CommandContext, args: list[str]) -> None:
     if len(args) != 1:
         raise UsageError("Use `/hub ip listas <loja>`.")
-    (store,) = _stores(ctx, args[0])
+    store = _one_store(ctx, args[0])
     lists = ip_lists(ctx.hub, store)
     lines = [f"Listas de IP da loja {display_name(ctx.hub, store)}:"]
     for key, label in LIST_LABELS.items():

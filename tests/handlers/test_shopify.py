@@ -192,6 +192,10 @@ def test_bad_arguments_and_shopify_errors_are_pt_br(
     driver = slack(ops_hub)
     driver.command("ip br 400", user=VIEWER, channel=CHANNEL)
     assert "O período vai de 1 a 365" in driver.ephemerals(VIEWER)[-1].text
+    driver.command("ip observar todas 1.2.3.4", user=OPERATOR, channel=CHANNEL)
+    assert "não vale `todas` aqui" in driver.ephemerals(OPERATOR)[-1].text
+    driver.command("ip observar br 999.1.1.1", user=OPERATOR, channel=CHANNEL)
+    assert "não é um endereço IP válido" in driver.ephemerals(OPERATOR)[-1].text
     driver.command("duplicados marte", user=VIEWER, channel=CHANNEL)
     assert "Loja `marte` não encontrada" in driver.ephemerals(VIEWER)[-1].text
     sim.shops[BR].access_tokens.clear()
