@@ -48,19 +48,30 @@ def _normalize_ip(value: str) -> str | None:
     return str(addr)
 
 
-def extract_ip(order: Order, sources: Sequence[str]) -> tuple[str, str] | None:
-    """(ip, source) from the first source that gives a valid address."""
+def _parse_sources(sources: Sequence[str]) -> list[tuple[str, str | None]]:
+    """(source, attribute name or None for clientIp); unknown sources are dropped."""
+    parsed: list[tuple[str, str | None]] = []
     for source in sources:
         if source.startswith("attribute:"):
-            raw = order.attribute(source.removeprefix("attribute:"))
+            parsed.append((source, source.removeprefix("attribute:")))
         elif source == "clientIp":
-            raw = order.client_ip
-        else:
-            continue
-        ip = normalize_ip(raw)
-        if ip is not None:
-            return ip, source
+            parsed.append((source, None))
+    return parsed
+
+
+def _extract(order: Order, parsed: list[tuple[str, str | None]]) -> tuple[str, str] | None:
+    for source, attribute in parsed:
+        raw = order.client_ip if attribute is None else order.attribute(attribute)
+        if raw:
+            ip = normalize_ip(raw)
+            if ip is not None:
+                return ip, source
     return None
+
+
+def extract_ip(order: Order, sources: Sequence[str]) -> tuple[str, str] | None:
+    """(ip, source) from the first source that gives a valid address."""
+    return _extract(order, _parse_sources(sources))
 
 
 def customer_key(order: Order) -> str:
@@ -181,6 +192,7 @@ def ip_report(
     skip = {n for n in (normalize_ip(ip) for ip in excluded_ips) if n}
     watch = {n for n in (normalize_ip(ip) for ip in watched_ips) if n}
     report = IpReport(store=store, days=days, min_orders=min_orders, generated_at=now)
+    parsed = _parse_sources(sources)
     # Group cheaply first (most IPs have one order); build entries only for candidates.
     groups: dict[str, list[tuple[Order, str]]] = {}
     scanned = without_ip = 0
@@ -188,7 +200,7 @@ def ip_report(
         if order.created_at < start or order.created_at > end:
             continue
         scanned += 1
-        found = extract_ip(order, sources)
+        found = _extract(order, parsed)
         if found is None:
             without_ip += 1
             continue
