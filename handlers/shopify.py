@@ -1,0 +1,473 @@
+"""`/hub duplicados` and `/hub ip`: Shopify duplicate orders (review → cancel) and suspicious IPs.
+
+Views (Block Kit) live here and are shared with the scheduled reports (jobs/shopify_reports.py).
+Cancelling goes through the confirmation cards (`shopify.cancel_duplicates`, operator role);
+`shopify.simulate_cancel` is the "Simular" card (a dry run, read-only).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.security.confirmations import (
+    ActionSpec,
+    ExecutionContext,
+    ExecutionResult,
+    register_action,
+)
+from bot.security.roles import Role
+from handlers.registry import UsageError, subcommand
+from integrations.shopify import cancel
+from integrations.shopify.cancel import cancel_items
+from integrations.shopify.client import ShopifyError
+from integrations.shopify.duplicates import DuplicateReport
+from integrations.shopify.ips import IpEntry, IpReport
+from integrations.shopify.service import (
+    ALL_STORES,
+    MAX_IP_DAYS,
+    StoreError,
+    display_name,
+    duplicates_report,
+    ip_lists,
+    ips_report,
+    resolve_stores,
+    set_ip_list,
+)
+
+if TYPE_CHECKING:
+    from bot.hub import Hub
+    from handlers.registry import CommandContext
+
+log = logging.getLogger(__name__)
+
+SIMULATE_KIND = "shopify.simulate_cancel"
+MAX_FINDINGS_SHOWN = 15
+MAX_IPS_SHOWN = 12
+MAX_DUP_DAYS = 90
+LIST_VERBS = {
+    "permitir": "allow",
+    "observar": "watch",
+    "resolver": "resolved",
+    "remover": None,
+}
+LIST_LABELS = {"allow": "permitidos", "watch": "em observação", "resolved": "resolvidos"}
+
+
+# --- confirmation specs -----------------------------------------------------------------------
+def _validate(hub: Hub, args: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return cancel.validate_args(hub, args)
+    except cancel.CancelArgsError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _validate_simulation(hub: Hub, args: dict[str, Any]) -> dict[str, Any]:
+    return _validate(hub, {**args, "dry_run": True})
+
+
+def _execute(hub: Hub, ctx: ExecutionContext, args: dict[str, Any]) -> ExecutionResult:
+    return cancel.execute(hub, ctx, args)
+
+
+register_action(
+    ActionSpec(
+        kind=cancel.KIND,
+        min_role=Role.OPERATOR,
+        validate=_validate,
+        describe=cancel.describe,
+        execute=_execute,
+        title="Cancelar pedidos duplicados",
+        confirm_label="Cancelar pedidos",
+        danger=True,
+    )
+)
+register_action(
+    ActionSpec(
+        kind=SIMULATE_KIND,
+        min_role=Role.VIEWER,
+        validate=_validate_simulation,
+        describe=cancel.describe,
+        execute=_execute,
+        title="Simular cancelamento",
+        confirm_label="Simular",
+        danger=False,
+    )
+)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def _stores(ctx: CommandContext, name: str | None) -> list[str]:
+    try:
+        return resolve_stores(ctx.hub, name)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _one_store(ctx: CommandContext, name: str) -> str:
+    if name.casefold() in ALL_STORES:
+        raise UsageError("Escolha uma loja (não vale `todas` aqui).")
+    return _stores(ctx, name)[0]
+
+
+def _int(value: str, what: str, low: int, high: int) -> int:
+    try:
+        number = int(value.removesuffix("d"))
+    except ValueError as exc:
+        raise UsageError(f"{what} deve ser um número (recebi `{value}`).") from exc
+    if not low <= number <= high:
+        raise UsageError(f"{what} vai de {low} a {high}.")
+    return number
+
+
+def _when(hub: Hub, when: datetime) -> str:
+    return when.astimezone(hub.settings.tz).strftime("%d/%m %H:%M")
+
+
+def mask_phone(phone: str) -> str:
+    """Enough to recognise a number in Slack without exposing it whole."""
+    if len(phone) <= 4:
+        return phone
+    return phone[:3] + "•" * max(len(phone) - 7, 2) + phone[-4:]
+
+
+# --- duplicate views --------------------------------------------------------------------------
+_MATCH = {
+    "sku": "mesmo SKU",
+    "variant": "mesma variante",
+    "product": "mesmo produto",
+    "title": "mesmo título",
+    "phone_suffix": "9 últimos dígitos do telefone",
+}
+
+
+def duplicates_blocks(hub: Hub, report: DuplicateReport) -> tuple[str, list[dict[str, Any]]]:
+    name = display_name(hub, report.store)
+    n_certain = sum(len(f.duplicates) for f in report.certain)
+    n_possible = sum(len(f.duplicates) for f in report.findings if f.confidence == "possible")
+    if not report.findings:
+        text = (
+            f"Loja {name}: nenhum pedido duplicado nos últimos {report.window_days} dias "
+            f"({report.orders_scanned} pedidos analisados)."
+        )
+    else:
+        text = (
+            f"Loja {name}: {n_certain} pedido(s) duplicado(s) certo(s) e {n_possible} "
+            f"possível(is) nos últimos {report.window_days} dias "
+            f"({report.orders_scanned} pedidos analisados)."
+        )
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"Duplicados · {name}"[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+    ]
+    for f in report.findings[:MAX_FINDINGS_SHOWN]:
+        label = (
+            ":red_circle: certo" if f.confidence == "certain" else ":large_yellow_circle: possível"
+        )
+        dups = "\n".join(
+            f"• *{d.name}* ({_when(hub, d.created_at)}, {d.days_after_kept:+.1f} dias)"
+            for d in f.duplicates
+        )
+        kept = "processado" if f.kept.processed else "o mais antigo"
+        product = f"{f.title}" + (f" (SKU {f.sku})" if f.sku else "")
+        body = (
+            f"{label} · {_MATCH[f.match]} · tel. `{mask_phone(f.phone)}`\n"
+            f"*{product}*\nMantido: *{f.kept.name}* ({_when(hub, f.kept.created_at)}, {kept})\n"
+            f"Duplicados:\n{dups}"
+        )
+        if f.confidence == "possible":
+            body += (
+                f"\n_Confira antes: cancele um por vez com_ `/hub duplicados cancelar "
+                f"{report.store} {f.duplicates[0].name}`"
+            )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}})
+    if len(report.findings) > MAX_FINDINGS_SHOWN:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"… e mais {len(report.findings) - MAX_FINDINGS_SHOWN} grupo(s). "
+                        f"Lista completa: `chegou-hub shopify duplicates --store {report.store}`.",
+                    }
+                ],
+            }
+        )
+    notes = list(report.warnings)
+    if report.findings:
+        notes.append(
+            f"Cancelar um pedido: `/hub duplicados cancelar {report.store} #1234`. "
+            f"Simular: `/hub duplicados simular {report.store}`."
+        )
+    if notes:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": n[:3000]} for n in notes[:10]],
+            }
+        )
+    return text, blocks
+
+
+# --- IP views ---------------------------------------------------------------------------------
+def _money(entry: IpEntry) -> str:
+    totals = entry.totals
+    if not totals:
+        return "—"
+    return " + ".join(f"{cur} {val:,.2f}" for cur, val in sorted(totals.items()))
+
+
+def ips_blocks(hub: Hub, report: IpReport) -> tuple[str, list[dict[str, Any]]]:
+    name = display_name(hub, report.store)
+    text = (
+        f"Loja {name}: {len(report.entries)} IP(s) suspeito(s) nos últimos {report.days} dias "
+        f"(≥ {report.min_orders} pedidos de clientes diferentes; {report.orders_scanned} pedidos "
+        f"analisados, {report.orders_without_ip} sem IP"
+        + (f", {report.excluded} IP(s) permitidos/resolvidos omitidos" if report.excluded else "")
+        + ")."
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"IPs suspeitos · {name}"[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+    ]
+    for e in report.entries[:MAX_IPS_SHOWN]:
+        watch = " :eyes: em observação" if e.watching else ""
+        orders = ", ".join(o.name for o in sorted(e.orders, key=lambda o: o.created_at)[:8])
+        more = f" +{len(e.orders) - 8}" if len(e.orders) > 8 else ""
+        sources = ", ".join(
+            "atributo IP address" if s.startswith("attribute:") else s for s in sorted(e.sources)
+        )
+        body = (
+            f"*`{e.ip}`*{watch}\n{len(e.orders)} pedidos ({e.active_orders} ativos, "
+            f"{e.cancelled_orders} cancelados) · {len(e.customers)} clientes · {_money(e)}\n"
+            f"De {_when(hub, e.first_order_at)} a {_when(hub, e.last_order_at)} · "
+            f"fonte: {sources}\n"
+            f"Pedidos: {orders}{more}"
+        )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}})
+    notes = list(report.warnings)
+    if len(report.entries) > MAX_IPS_SHOWN:
+        notes.append(f"Mostrando {MAX_IPS_SHOWN} de {len(report.entries)}; lista completa no CSV.")
+    if report.entries:
+        notes.append(
+            f"Mover um IP: `/hub ip permitir|observar|resolver|remover {report.store} <ip>` "
+            "(permitidos e resolvidos saem do relatório)."
+        )
+    if notes:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": n} for n in notes[:10]]}
+        )
+    return text, blocks
+
+
+def ips_csv(hub: Hub, report: IpReport) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "ip",
+            "pedidos",
+            "ativos",
+            "cancelados",
+            "clientes",
+            "valor_total",
+            "moeda",
+            "primeiro_pedido",
+            "ultimo_pedido",
+            "fontes",
+            "observando",
+            "pedidos_ids",
+        ]
+    )
+    for e in report.entries:
+        writer.writerow(
+            [
+                e.ip,
+                len(e.orders),
+                e.active_orders,
+                e.cancelled_orders,
+                len(e.customers),
+                str(e.total_value),
+                e.currency,
+                e.first_order_at.astimezone(hub.settings.tz).isoformat(),
+                e.last_order_at.astimezone(hub.settings.tz).isoformat(),
+                ";".join(sorted(e.sources)),
+                "sim" if e.watching else "",
+                ";".join(o.id for o in e.orders),
+            ]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+# --- /hub duplicados --------------------------------------------------------------------------
+@subcommand(
+    "duplicados",
+    usage="/hub duplicados <loja|todas> [dias]",
+    summary="Pedidos duplicados na Shopify (revisar e cancelar)",
+    examples=[
+        "/hub duplicados todas",
+        "/hub duplicados br 15",
+        "/hub duplicados simular br",
+        "/hub duplicados cancelar br #1234",
+    ],
+    details=(
+        "simular <loja> [dias] — mostra o que seria cancelado, sem alterar nada",
+        "cancelar <loja> <#pedido…> — pede confirmação para cancelar pedidos específicos",
+    ),
+)
+def duplicados(ctx: CommandContext) -> None:
+    args = list(ctx.args)
+    verb = args[0].lower() if args else ""
+    if verb in ("cancelar", "simular"):
+        _cancel_verb(ctx, verb, args[1:])
+        return
+    stores = _stores(ctx, args[0] if args else None)
+    days = (
+        _int(args[1], "O período", 1, MAX_DUP_DAYS)
+        if len(args) > 1
+        else ctx.hub.settings.shopify_duplicate_window_days
+    )
+    for store in stores:
+        try:
+            report = duplicates_report(ctx.hub, store, days)
+        except ShopifyError as exc:
+            ctx.reply(f"Loja {display_name(ctx.hub, store)}: {exc.message}")
+            continue
+        text, blocks = duplicates_blocks(ctx.hub, report)
+        ctx.post(text, blocks)
+        items = cancel_items(report.certain)
+        if not items:
+            continue
+        proposal = {"store": store, "orders": items[: cancel.MAX_ORDERS]}
+        if ctx.role >= Role.OPERATOR:
+            ctx.propose(cancel.KIND, proposal)
+        else:
+            ctx.reply("Para cancelar os duplicados, peça a um operador do hub.")
+        ctx.propose(SIMULATE_KIND, proposal)
+
+
+def _cancel_verb(ctx: CommandContext, verb: str, args: list[str]) -> None:
+    if not args:
+        raise UsageError(f"Informe a loja: `/hub duplicados {verb} <loja> …`")
+    store = _one_store(ctx, args[0])
+    rest = args[1:]
+    days = ctx.hub.settings.shopify_duplicate_window_days
+    if verb == "simular" and rest:
+        days = _int(rest[0], "O período", 1, MAX_DUP_DAYS)
+        rest = []
+    if verb == "cancelar" and not rest:
+        raise UsageError("Diga quais pedidos: `/hub duplicados cancelar <loja> #1234 #1235`.")
+    try:
+        report = duplicates_report(ctx.hub, store, days)
+    except ShopifyError as exc:
+        ctx.reply(f"Loja {display_name(ctx.hub, store)}: {exc.message}")
+        return
+    if verb == "simular":
+        items = cancel_items(report.certain)
+        if not items:
+            ctx.reply(f"Loja {display_name(ctx.hub, store)}: nenhum duplicado certo para simular.")
+            return
+        result = cancel.execute(
+            ctx.hub,
+            ExecutionContext(
+                action_id="simulacao",
+                requester_id=ctx.user_id,
+                confirmer_id=ctx.user_id,
+                channel_id=ctx.channel_id,
+                thread_ts=None,
+                audit=lambda event, detail: log.info("simulation %s %s", event, detail),
+            ),
+            {"store": store, "orders": items, "dry_run": True},
+        )
+        ctx.reply(result.text, result.blocks)
+        return
+    wanted = {("#" + n.lstrip("#")).casefold() for n in rest}
+    items = [i for i in cancel_items(report.findings) if i["name"].casefold() in wanted]
+    missing = wanted - {i["name"].casefold() for i in items}
+    if missing:
+        raise UsageError(
+            f"Não encontrei {', '.join(sorted(missing))} entre os duplicados da loja nos últimos "
+            f"{days} dias."
+        )
+    ctx.propose(cancel.KIND, {"store": store, "orders": items})
+
+
+# --- /hub ip ----------------------------------------------------------------------------------
+@subcommand(
+    "ip",
+    usage=f"/hub ip <loja|todas> [dias ≤ {MAX_IP_DAYS}] [min_pedidos]",
+    summary="IPs com pedidos de vários clientes (suspeitos)",
+    examples=[
+        "/hub ip todas",
+        "/hub ip br 90 3",
+        "/hub ip observar br 187.45.210.77",
+        "/hub ip listas br",
+    ],
+    aliases=("ips",),
+    details=(
+        "permitir|observar|resolver|remover <loja> <ip> — move o IP entre as listas da loja",
+        "listas <loja> — mostra os IPs permitidos, em observação e resolvidos",
+    ),
+)
+def ip(ctx: CommandContext) -> None:
+    args = list(ctx.args)
+    verb = args[0].lower() if args else ""
+    if verb in LIST_VERBS:
+        _move_ip(ctx, verb, args[1:])
+        return
+    if verb == "listas":
+        _show_lists(ctx, args[1:])
+        return
+    stores = _stores(ctx, args[0] if args else None)
+    days = _int(args[1], "O período", 1, MAX_IP_DAYS) if len(args) > 1 else 30
+    min_orders = _int(args[2], "O mínimo de pedidos", 2, 1000) if len(args) > 2 else 2
+    for store in stores:
+        try:
+            report = ips_report(ctx.hub, store, days, min_orders)
+        except ShopifyError as exc:
+            ctx.reply(f"Loja {display_name(ctx.hub, store)}: {exc.message}")
+            continue
+        text, blocks = ips_blocks(ctx.hub, report)
+        ctx.post(text, blocks)
+        if len(report.entries) > MAX_IPS_SHOWN:
+            ctx.upload(
+                f"ips-suspeitos-{store}-{days}d.csv",
+                ips_csv(ctx.hub, report),
+                title=f"IPs suspeitos · {display_name(ctx.hub, store)} · {days} dias",
+            )
+
+
+def _move_ip(ctx: CommandContext, verb: str, args: list[str]) -> None:
+    if ctx.role < Role.OPERATOR:
+        raise UsageError("Mover IPs entre listas é para operadores do hub.")
+    if len(args) != 2:
+        raise UsageError(f"Use `/hub ip {verb} <loja> <ip>`.")
+    store = _one_store(ctx, args[0])
+    try:
+        normalized = set_ip_list(ctx.hub, store, args[1], LIST_VERBS[verb], user=ctx.user_id)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
+    target = LIST_VERBS[verb]
+    where = {
+        "allow": "na lista de permitidos (fica fora dos relatórios)",
+        "watch": "em observação (aparece marcado nos relatórios)",
+        "resolved": "na lista de resolvidos (fica fora dos relatórios)",
+        None: "fora de todas as listas",
+    }[target]
+    ctx.reply(f"IP `{normalized}` agora está {where} da loja {display_name(ctx.hub, store)}.")
+
+
+def _show_lists(ctx: CommandContext, args: list[str]) -> None:
+    if len(args) != 1:
+        raise UsageError("Use `/hub ip listas <loja>`.")
+    store = _one_store(ctx, args[0])
+    lists = ip_lists(ctx.hub, store)
+    lines = [f"Listas de IP da loja {display_name(ctx.hub, store)}:"]
+    for key, label in LIST_LABELS.items():
+        ips = ", ".join(f"`{i}`" for i in sorted(lists[key])) or "—"
+        lines.append(f"• {label.capitalize()}: {ips}")
+    ctx.reply("\n".join(lines))

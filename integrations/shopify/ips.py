@@ -1,0 +1,234 @@
+"""Suspicious buyer IPs: many orders from one IP by more than one distinct customer.
+
+The IP comes from a configurable list of sources, first hit wins: `attribute:<name>` reads an
+order attribute (COD-form apps write the buyer's IP into `IP address`), `clientIp` reads the
+checkout IP. Addresses are normalised with `ipaddress` (IPv6 compressed, IPv4-mapped IPv6 as
+IPv4); invalid values are ignored. No prefix-based filtering: it discards real customers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+
+from integrations.shopify.orders import Order
+from integrations.shopify.phones import suffix
+
+DEFAULT_IP_SOURCES = ("attribute:IP address", "clientIp")
+
+
+_V4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
+
+
+def normalize_ip(value: str | None) -> str | None:
+    if not value:
+        return None
+    if _V4.fullmatch(value):  # fast path: canonical dotted quad
+        return value
+    return _normalize_ip(value)
+
+
+@lru_cache(maxsize=65_536)
+def _normalize_ip(value: str) -> str | None:
+    text = value.strip().strip("[]")
+    if "%" in text:
+        text = text.split("%", 1)[0]
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def _parse_sources(sources: Sequence[str]) -> list[tuple[str, str | None]]:
+    """(source, attribute name or None for clientIp); unknown sources are dropped."""
+    parsed: list[tuple[str, str | None]] = []
+    for source in sources:
+        if source.startswith("attribute:"):
+            parsed.append((source, source.removeprefix("attribute:")))
+        elif source == "clientIp":
+            parsed.append((source, None))
+    return parsed
+
+
+def _extract(order: Order, parsed: list[tuple[str, str | None]]) -> tuple[str, str] | None:
+    for source, attribute in parsed:
+        raw = order.client_ip if attribute is None else order.attribute(attribute)
+        if raw:
+            ip = normalize_ip(raw)
+            if ip is not None:
+                return ip, source
+    return None
+
+
+def extract_ip(order: Order, sources: Sequence[str]) -> tuple[str, str] | None:
+    """(ip, source) from the first source that gives a valid address."""
+    return _extract(order, _parse_sources(sources))
+
+
+def customer_key(order: Order) -> str:
+    """Who bought: the customer id, else the phone, else the e-mail, else the order itself."""
+    if order.customer_id:
+        return order.customer_id
+    sfx = suffix(order.phone)
+    if sfx:
+        return f"phone:{sfx}"
+    if order.email:
+        return f"email:{order.email.strip().casefold()}"
+    return f"order:{order.id}"
+
+
+@dataclass
+class IpEntry:
+    ip: str
+    orders: list[Order] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+    customers: set[str] = field(default_factory=set)
+    watching: bool = False
+
+    @property
+    def active_orders(self) -> int:
+        return sum(1 for o in self.orders if not o.cancelled)
+
+    @property
+    def cancelled_orders(self) -> int:
+        return sum(1 for o in self.orders if o.cancelled)
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        """Value of the active orders, per currency (never added across currencies)."""
+        out: dict[str, Decimal] = defaultdict(Decimal)
+        for o in self.orders:
+            if not o.cancelled:
+                out[o.currency] += o.total
+        return dict(out)
+
+    @property
+    def currency(self) -> str:
+        counts = Counter(o.currency for o in self.orders)
+        return counts.most_common(1)[0][0] if counts else ""
+
+    @property
+    def total_value(self) -> Decimal:
+        return self.totals.get(self.currency, Decimal("0"))
+
+    @property
+    def first_order_at(self) -> datetime:
+        return min(o.created_at for o in self.orders)
+
+    @property
+    def last_order_at(self) -> datetime:
+        return max(o.created_at for o in self.orders)
+
+    def to_json(self, tz: object = None) -> dict[str, object]:
+        totals = self.totals
+        data: dict[str, object] = {
+            "ip": self.ip,
+            "orders": len(self.orders),
+            "active_orders": self.active_orders,
+            "cancelled_orders": self.cancelled_orders,
+            "distinct_customers": len(self.customers),
+            "total_value": str(self.total_value),
+            "currency": self.currency,
+            "first_order_at": self.first_order_at.isoformat(),
+            "last_order_at": self.last_order_at.isoformat(),
+            "sources": sorted(self.sources),
+            "order_ids": [o.id for o in sorted(self.orders, key=lambda o: o.created_at)],
+        }
+        if len(totals) > 1:
+            data["totals"] = {cur: str(val) for cur, val in sorted(totals.items())}
+        if self.watching:
+            data["watching"] = True
+        return data
+
+
+@dataclass
+class IpReport:
+    store: str
+    days: int
+    min_orders: int
+    generated_at: datetime
+    entries: list[IpEntry] = field(default_factory=list)
+    orders_scanned: int = 0
+    orders_without_ip: int = 0
+    excluded: int = 0  # suspicious IPs left out because allowed or resolved
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "store": self.store,
+            "days": self.days,
+            "min_orders": self.min_orders,
+            "generated_at": self.generated_at.isoformat(),
+            "ips": [e.to_json() for e in self.entries],
+        }
+
+
+def ip_report(
+    orders: Iterable[Order],
+    *,
+    now: datetime,
+    days: int,
+    min_orders: int = 2,
+    sources: Sequence[str] = DEFAULT_IP_SOURCES,
+    excluded_ips: Iterable[str] = (),
+    watched_ips: Iterable[str] = (),
+    store: str = "",
+) -> IpReport:
+    """Suspicious = at least `min_orders` orders (cancelled included) from > 1 customer.
+
+    `excluded_ips` (allowed + resolved lists) are left out; `watched_ips` are flagged.
+    """
+    end = now
+    start = now - timedelta(days=days)
+    skip = {n for n in (normalize_ip(ip) for ip in excluded_ips) if n}
+    watch = {n for n in (normalize_ip(ip) for ip in watched_ips) if n}
+    report = IpReport(store=store, days=days, min_orders=min_orders, generated_at=now)
+    parsed = _parse_sources(sources)
+    # Group cheaply first (most IPs have one order); build entries only for candidates.
+    groups: dict[str, list[tuple[Order, str]]] = {}
+    scanned = without_ip = 0
+    for order in orders:
+        if order.created_at < start or order.created_at > end:
+            continue
+        scanned += 1
+        found = _extract(order, parsed)
+        if found is None:
+            without_ip += 1
+            continue
+        ip, source = found
+        bucket = groups.get(ip)
+        if bucket is None:
+            groups[ip] = [(order, source)]
+        else:
+            bucket.append((order, source))
+    report.orders_scanned = scanned
+    report.orders_without_ip = without_ip
+    for ip, members in groups.items():
+        if len(members) < min_orders:
+            continue
+        customers = {customer_key(o) for o, _ in members}
+        if len(customers) < 2:
+            continue
+        if ip in skip:
+            report.excluded += 1
+            continue
+        report.entries.append(
+            IpEntry(
+                ip,
+                orders=[o for o, _ in members],
+                sources={src for _, src in members},
+                customers=customers,
+                watching=ip in watch,
+            )
+        )
+    report.entries.sort(key=lambda e: (-len(e.orders), -len(e.customers), e.ip))
+    return report

@@ -1,0 +1,174 @@
+"""Typed orders as the detectors need them, read from GraphQL nodes or bulk JSONL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    sku: str | None
+    title: str
+    quantity: int = 1
+    variant_id: str | None = None
+    product_id: str | None = None
+
+
+@dataclass(slots=True)
+class Order:
+    id: str  # GID
+    name: str
+    created_at: datetime
+    cancelled_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+    phone: str | None = None  # first phone found (order, shipping, customer, billing)
+    country: str | None = None  # shipping country (ISO 3166-1 alpha-2), else billing
+    customer_id: str | None = None
+    customer_name: str | None = None
+    email: str | None = None
+    client_ip: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+    total: Decimal = Decimal("0")
+    currency: str = ""
+    lines: tuple[LineItem, ...] = ()
+    financial_status: str | None = None
+    fulfillment_status: str | None = None
+    source_name: str | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    def attribute(self, key: str) -> str | None:
+        """An order attribute by key, case-insensitively."""
+        attributes = self.attributes
+        if not attributes:
+            return None
+        wanted = None
+        for k, v in attributes:
+            if k == key:
+                return v
+            if wanted is None:
+                wanted = key.casefold()
+            if k.casefold() == wanted:
+                return v
+        return None
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)  # Python >= 3.11 reads the trailing "Z"
+
+
+_EMPTY: Mapping[str, Any] = {}
+_ZERO = Decimal("0")
+
+
+def _phone_of(node: Mapping[str, Any]) -> str | None:
+    """The first non-blank phone of: order, shipping address, customer, billing address."""
+    shipping = node.get("shippingAddress") or _EMPTY
+    customer = node.get("customer") or _EMPTY
+    billing = node.get("billingAddress") or _EMPTY
+    default_phone = customer.get("defaultPhoneNumber") or _EMPTY
+    for candidate in (
+        node.get("phone"),
+        shipping.get("phone"),
+        default_phone.get("phoneNumber"),
+        billing.get("phone"),
+    ):
+        if candidate:
+            text = str(candidate).strip()
+            if text:
+                return text
+    return None
+
+
+def line_from_node(node: Mapping[str, Any]) -> LineItem:
+    get = node.get
+    variant = get("variant")
+    product = get("product")
+    sku = get("sku")
+    if sku:
+        sku = sku.strip() or None
+    return LineItem(
+        sku or None,
+        get("title") or "",
+        int(get("quantity") or 1),
+        variant.get("id") if variant else None,
+        product.get("id") if product else None,
+    )
+
+
+def order_from_node(
+    node: Mapping[str, Any], line_nodes: Iterable[Mapping[str, Any]] | None = None
+) -> Order:
+    """An Order from a GraphQL `Order` object (paged: lineItems.nodes; bulk: separate lines)."""
+    get = node.get
+    if line_nodes is None:
+        conn = get("lineItems") or _EMPTY
+        line_nodes = conn.get("nodes") or [e["node"] for e in conn.get("edges") or []]
+    shipping = get("shippingAddress") or _EMPTY
+    billing = get("billingAddress") or _EMPTY
+    customer = get("customer") or _EMPTY
+    price = get("totalPriceSet")
+    money = (price.get("shopMoney") if price else None) or _EMPTY
+    amount = money.get("amount")
+    cancelled = get("cancelledAt")
+    attrs = get("customAttributes")
+    tags = get("tags")
+    return Order(
+        id=node["id"],
+        name=get("name") or "",
+        created_at=datetime.fromisoformat(node["createdAt"]),
+        cancelled_at=datetime.fromisoformat(cancelled) if cancelled else None,
+        tags=tuple(tags) if tags else (),
+        phone=_phone_of(node),
+        country=shipping.get("countryCodeV2") or billing.get("countryCodeV2"),
+        customer_id=customer.get("id"),
+        customer_name=customer.get("displayName"),
+        email=get("email"),
+        client_ip=get("clientIp"),
+        attributes=tuple((a["key"], a["value"]) for a in attrs if a.get("value") is not None)
+        if attrs
+        else (),
+        total=Decimal(amount if isinstance(amount, str) else str(amount)) if amount else _ZERO,
+        currency=money.get("currencyCode") or "",
+        lines=tuple(line_from_node(n) for n in line_nodes) if line_nodes else (),
+        financial_status=get("displayFinancialStatus"),
+        fulfillment_status=get("displayFulfillmentStatus"),
+        source_name=get("sourceName"),
+    )
+
+
+def orders_from_jsonl(lines: Iterable[str | bytes]) -> Iterator[Order]:
+    """Join a bulk operation's JSONL: order lines plus `__parentId` child lines.
+
+    Children come after their parent but not necessarily adjacent, so orders are emitted once
+    the whole file is read (in file order). Each line becomes a typed object as soon as it is
+    read, so the raw dicts never pile up.
+    """
+    parents: list[Order] = []
+    children: dict[str, list[LineItem]] = {}
+    decode = _DECODER.raw_decode
+    for raw in lines:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        if not text or text.isspace():
+            continue
+        obj = decode(text.lstrip())[0]
+        parent = obj.get("__parentId")
+        if parent is None:
+            parents.append(order_from_node(obj, ()))
+        else:
+            children.setdefault(parent, []).append(line_from_node(obj))
+    for order in parents:
+        lines_of = children.pop(order.id, None)
+        if lines_of:
+            order.lines = tuple(lines_of)
+        yield order
+
+
+_DECODER = json.JSONDecoder()
