@@ -1,0 +1,217 @@
+"""Anthropic organisation admin API: cost report (money) and messages usage report (tokens).
+
+Cost report amounts are decimal strings in CENTS ("123.45" = $1.2345): divided by 100 here so
+everything past the client is USD. Every call goes through the runtime, never cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from integrations.ai_costs.common import (
+    CostLine,
+    Page,
+    UsageLine,
+    day_start,
+    decimal_of,
+    int_of,
+    text_of,
+)
+from integrations.runtime.errors import BadResponse, NotConfigured
+
+if TYPE_CHECKING:
+    from bot.hub import Hub
+    from integrations.runtime.client import ServiceClient
+
+log = logging.getLogger(__name__)
+
+INTEGRATION = "anthropic_admin"
+ANTHROPIC_VERSION = "2023-06-01"
+MAX_LIMIT = 31  # 1d buckets per page (cost and usage reports)
+HUNDRED = Decimal(100)
+NOT_CONFIGURED = (
+    "Anthropic não configurada: defina `ANTHROPIC_ADMIN_API_KEY` com uma chave Admin "
+    "(sk-ant-admin…, criada em console.anthropic.com › Settings › Admin keys)."
+)
+
+
+def rfc3339(day: date) -> str:
+    return day_start(day).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_day(value: Any, operation: str) -> date:
+    if not isinstance(value, str):
+        raise BadResponse(
+            "bucket without starting_at", integration=INTEGRATION, operation=operation
+        )
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).date()
+    except ValueError:
+        raise BadResponse(
+            "bad bucket timestamp", integration=INTEGRATION, operation=operation
+        ) from None
+
+
+class AnthropicAdminClient:
+    def __init__(self, hub: Hub, *, api_key: str | None = None) -> None:
+        settings = hub.settings
+        key = api_key or (
+            settings.anthropic_admin_api_key.get_secret_value()
+            if settings.anthropic_admin_api_key
+            else None
+        )
+        if not key:
+            raise NotConfigured(NOT_CONFIGURED)
+        self.hub = hub
+        self.http: ServiceClient = hub.runtime.client(
+            INTEGRATION,
+            settings.anthropic_admin_base_url,
+            headers={"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION},
+            secrets=[key],
+        )
+        self.requests = 0
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _get(self, path: str, *, operation: str, params: list[tuple[str, Any]]) -> dict[str, Any]:
+        self.requests += 1
+        body = self.http.json("GET", path, operation=operation, params=params, cache=False)
+        if not isinstance(body, dict):
+            raise BadResponse(
+                "expected a JSON object", integration=INTEGRATION, operation=operation
+            )
+        return body
+
+    def probe(self) -> dict[str, Any]:
+        """`GET /v1/organizations/me`: the organisation the admin key belongs to."""
+        return self._get("/v1/organizations/me", operation="me", params=[])
+
+    def _pages(
+        self, path: str, operation: str, start: date, end: date, limit: int, groups: list[str]
+    ) -> Iterator[tuple[Page[Any], dict[str, Any]]]:
+        limit = max(1, min(limit, MAX_LIMIT))
+        cursor: str | None = None
+        while True:
+            params: list[tuple[str, Any]] = [
+                ("starting_at", rfc3339(start)),
+                ("ending_at", rfc3339(end)),
+                ("bucket_width", "1d"),
+                ("limit", limit),
+                *(("group_by[]", g) for g in groups),
+            ]
+            if cursor:
+                params.append(("page", cursor))
+            body = self._get(path, operation=operation, params=params)
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise BadResponse("page without data", integration=INTEGRATION, operation=operation)
+            if data:
+                page: Page[Any] = Page(
+                    start=_parse_day(data[0].get("starting_at"), operation),
+                    end=_parse_day(data[-1].get("ending_at"), operation),
+                    buckets=len(data),
+                )
+            else:
+                page = Page(start=start, end=start)
+            yield page, body
+            if not body.get("has_more"):
+                return
+            cursor = body.get("next_page")
+            if not cursor:
+                raise BadResponse(
+                    "has_more without next_page", integration=INTEGRATION, operation=operation
+                )
+
+    def cost_pages(
+        self, start: date, end: date, *, limit: int = MAX_LIMIT
+    ) -> Iterator[Page[CostLine]]:
+        """Daily costs for [start, end) by workspace and description, in USD."""
+        op = "cost_report.page"
+        for page, body in self._pages(
+            "/v1/organizations/cost_report", op, start, end, limit, ["workspace_id", "description"]
+        ):
+            for bucket in body["data"]:
+                day = _parse_day(bucket.get("starting_at"), op)
+                for r in bucket.get("results") or []:
+                    cents = decimal_of(r.get("amount"), integration=INTEGRATION, operation=op)
+                    currency = str(r.get("currency") or "USD").upper()
+                    if currency != "USD":
+                        raise BadResponse(
+                            f"unexpected currency {currency!r}",
+                            integration=INTEGRATION,
+                            operation=op,
+                        )
+                    description = text_of(r.get("description"))
+                    model = text_of(r.get("model"))
+                    item = description or " ".join(
+                        p
+                        for p in (text_of(r.get("cost_type")), model, text_of(r.get("token_type")))
+                        if p
+                    )
+                    page.lines.append(
+                        CostLine(
+                            day=day,
+                            project_id=text_of(r.get("workspace_id")),
+                            api_key_id="",
+                            item=item,
+                            model=model,
+                            amount_usd=cents / HUNDRED,
+                            raw=r,
+                        )
+                    )
+            yield page
+
+    def usage_pages(
+        self, start: date, end: date, *, limit: int = MAX_LIMIT
+    ) -> Iterator[Page[UsageLine]]:
+        """Daily messages usage for [start, end) by workspace, key and model."""
+        op = "usage_report.messages.page"
+        for page, body in self._pages(
+            "/v1/organizations/usage_report/messages",
+            op,
+            start,
+            end,
+            limit,
+            ["workspace_id", "api_key_id", "model"],
+        ):
+            for bucket in body["data"]:
+                day = _parse_day(bucket.get("starting_at"), op)
+                for r in bucket.get("results") or []:
+                    creation = r.get("cache_creation") or {}
+                    page.lines.append(
+                        UsageLine(
+                            day=day,
+                            project_id=text_of(r.get("workspace_id")),
+                            api_key_id=text_of(r.get("api_key_id")),
+                            model=text_of(r.get("model")),
+                            input_tokens=int_of(r.get("uncached_input_tokens")),
+                            cache_read_tokens=int_of(r.get("cache_read_input_tokens")),
+                            cache_write_tokens=int_of(creation.get("ephemeral_5m_input_tokens"))
+                            + int_of(creation.get("ephemeral_1h_input_tokens")),
+                            output_tokens=int_of(r.get("output_tokens")),
+                            requests=0,  # the usage report carries no request counts
+                            raw=r,
+                        )
+                    )
+            yield page
+
+    def workspaces(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        after: str | None = None
+        while True:
+            params: list[tuple[str, Any]] = [("limit", 100), ("include_archived", "true")]
+            if after:
+                params.append(("after_id", after))
+            body = self._get(
+                "/v1/organizations/workspaces", operation="workspaces.list", params=params
+            )
+            data = body.get("data") or []
+            out += [(w["id"], w.get("name") or w["id"]) for w in data]
+            after = body.get("last_id")
+            if not body.get("has_more") or not after:
+                return out
