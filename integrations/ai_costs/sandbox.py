@@ -420,9 +420,10 @@ class OpenAISimulator:
         assert start is not None
         end = _int_param(request, "end_time")
         now = self._now()
-        end = min(end if end is not None else now, now + width)
-        if end <= start:
+        if end is not None and end <= start:
             raise _BadRequest("end_time must be after start_time.", "end_time")
+        # without end_time the range ends now (a start in the future gives an empty page)
+        end = min(end if end is not None else now, now + width)
         limit = _int_param(request, "limit")
         if limit is None:
             limit = default_limit
@@ -790,7 +791,7 @@ class AnthropicSimulator:
         raw_end = request.query_params.get("ending_at")
         now = self._now()
         end = _parse_rfc3339(raw_end, "ending_at") if raw_end else now
-        if end <= first:
+        if raw_end and end <= first:
             raise _BadRequest("ending_at: must be after starting_at")
         limit = _int_param(request, "limit")
         if limit is None:
