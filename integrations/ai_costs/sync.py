@@ -284,12 +284,12 @@ def upsert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         insert_fn = sqlite_insert
-    for i in range(0, len(rows), UPSERT_BATCH):
-        stmt = insert_fn(table).values(rows[i : i + UPSERT_BATCH])
-        updates = {
-            c.name: stmt.excluded[c.name] for c in table.columns if c.name not in (*_KEY, "id")
-        }
-        conn.execute(stmt.on_conflict_do_update(index_elements=list(_KEY), set_=updates))
+    stmt = insert_fn(table)
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in (*_KEY, "id")}
+    stmt = stmt.on_conflict_do_update(index_elements=list(_KEY), set_=updates)
+    # executemany with one compiled statement (multi-VALUES compilation costs far more)
+    for i in range(0, len(rows), UPSERT_BATCH * 10):
+        conn.execute(stmt, rows[i : i + UPSERT_BATCH * 10])
 
 
 def _store_page(hub: Hub, vendor: str, source: Source, page: Page[Any], requests: int) -> int:
