@@ -69,3 +69,42 @@ class RecordingNotifier:
                 "thread_ts": thread_ts,
             }
         )
+
+
+class SlackNotifier:
+    """A Notifier that posts through the Slack Web API (jobs, alerts)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client  # slack_sdk.WebClient (kept untyped: slack_sdk is imported lazily)
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+    ) -> str | None:
+        response = self.client.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, thread_ts=thread_ts
+        )
+        ts = response.get("ts")
+        return str(ts) if ts else None
+
+    def upload(
+        self,
+        channel: str,
+        filename: str,
+        content: bytes,
+        *,
+        title: str | None = None,
+        comment: str | None = None,
+        thread_ts: str | None = None,
+    ) -> None:
+        self.client.files_upload_v2(
+            channel=channel,
+            filename=filename,
+            content=content,
+            title=title or filename,
+            initial_comment=comment,
+            thread_ts=thread_ts,
+        )

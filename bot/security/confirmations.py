@@ -18,10 +18,19 @@ checks the clicker is the requester or an admin with at least `min_role`, then e
 
 from __future__ import annotations
 
+import json
+import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
+from sqlalchemy import update
+
+from bot.db import session_scope
+from bot.security import audit
+from bot.security.models import PendingAction
 from bot.security.roles import Role
 
 if TYPE_CHECKING:
@@ -66,3 +75,415 @@ ACTIONS: dict[str, ActionSpec] = {}
 def register_action(spec: ActionSpec) -> ActionSpec:
     ACTIONS[spec.kind] = spec
     return spec
+
+
+# --- storage, single-use claim and the card ---------------------------------------------------
+# Everything below is the Slack helper's implementation on top of the ActionSpec API above.
+
+
+log = logging.getLogger(__name__)
+
+CONFIRM_ACTION_ID = "hub.confirm"
+CANCEL_ACTION_ID = "hub.cancel"
+BLOCK_PREFIX = "hub.pending."
+
+
+class Refused(Exception):
+    """The person may not propose/confirm this action (pt-BR message)."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    action_id: str
+    kind: str
+    args: dict[str, Any]
+    text: str  # fallback text of the card
+    blocks: list[dict[str, Any]]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ClickOutcome:
+    """What the click handler tells Slack: replace the card and/or tell the clicker."""
+
+    card_text: str | None = None  # replace the card with this (None: leave it)
+    card_blocks: list[dict[str, Any]] | None = None
+    ephemeral: str | None = None  # message only the clicker sees
+    executed: bool = False
+
+
+def get_spec(kind: str) -> ActionSpec:
+    try:
+        return ACTIONS[kind]
+    except KeyError:
+        raise Refused(f"Não conheço a ação `{kind}`.") from None
+
+
+def _fmt_time(hub: Hub, when: datetime) -> str:
+    return when.astimezone(hub.settings.tz).strftime("%d/%m %H:%M")
+
+
+def create_pending(
+    hub: Hub,
+    kind: str,
+    args: dict[str, Any],
+    *,
+    requester: str,
+    channel: str,
+    thread_ts: str | None = None,
+    role: Role | None = None,
+) -> Proposal:
+    """Validate, store and audit a pending action; returns its card. Raises UsageError/Refused."""
+    from bot.security.roles import resolve_role
+
+    spec = get_spec(kind)
+    role = role if role is not None else resolve_role(hub.settings, requester)
+    if role < spec.min_role:
+        audit.record(
+            hub,
+            "refused",
+            actor_id=requester,
+            kind=kind,
+            channel_id=channel,
+            detail={"reason": "role", "role": role.name},
+        )
+        raise Refused(
+            f"Você não tem permissão para pedir esta ação: é preciso ser "
+            f"*{spec.min_role.label}* (seu papel: {role.label})."
+        )
+    clean = spec.validate(hub, dict(args))
+    preview = spec.describe(hub, clean)
+    now = hub.clock.now()
+    ttl = spec.ttl_seconds or hub.settings.hub_confirmation_ttl_seconds
+    row = PendingAction(
+        id=secrets.token_hex(8),
+        kind=kind,
+        args_json=json.dumps(clean, default=str, ensure_ascii=False, sort_keys=True),
+        requester_id=requester,
+        channel_id=channel,
+        thread_ts=thread_ts,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+    )
+    with session_scope(hub.engine) as session:
+        session.add(row)
+    audit.record(
+        hub,
+        "requested",
+        actor_id=requester,
+        kind=kind,
+        action_id=row.id,
+        channel_id=channel,
+        detail={"args": clean},
+    )
+    text = f"{spec.title}: {preview}"
+    return Proposal(row.id, kind, clean, text, card_blocks(hub, spec, row, preview), row.expires_at)
+
+
+def card_blocks(
+    hub: Hub, spec: ActionSpec, row: PendingAction, preview: str
+) -> list[dict[str, Any]]:
+    confirm_button: dict[str, Any] = {
+        "type": "button",
+        "action_id": CONFIRM_ACTION_ID,
+        "text": {"type": "plain_text", "text": spec.confirm_label[:75]},
+        "value": row.id,
+        "style": "danger" if spec.danger else "primary",
+        "confirm": {
+            "title": {"type": "plain_text", "text": spec.title[:100]},
+            "text": {"type": "mrkdwn", "text": f"Tem certeza? {preview}"[:300]},
+            "confirm": {"type": "plain_text", "text": spec.confirm_label[:30]},
+            "deny": {"type": "plain_text", "text": "Voltar"},
+            **({"style": "danger"} if spec.danger else {}),
+        },
+    }
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": spec.title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": preview[:3000]}},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"Pedido por <@{row.requester_id}> · expira às "
+                    f"{_fmt_time(hub, row.expires_at)} · só quem pediu ou um administrador "
+                    "pode confirmar.",
+                }
+            ],
+        },
+        {
+            "type": "actions",
+            "block_id": f"{BLOCK_PREFIX}{row.id}",
+            "elements": [
+                confirm_button,
+                {
+                    "type": "button",
+                    "action_id": CANCEL_ACTION_ID,
+                    "text": {"type": "plain_text", "text": "Cancelar"},
+                    "value": row.id,
+                },
+            ],
+        },
+    ]
+
+
+def propose_card(
+    hub: Hub,
+    kind: str,
+    args: dict[str, Any],
+    requester: str,
+    channel: str,
+    thread_ts: str | None,
+    *,
+    role: Role | None = None,
+) -> list[dict[str, Any]]:
+    """Store a pending action and return the blocks of its confirmation card.
+
+    For the assistant's proposal tools: the caller posts the blocks (with a fallback text) in
+    the thread. Raises `UsageError` (bad args) or `Refused` (the requester lacks the role).
+    """
+    return create_pending(
+        hub, kind, args, requester=requester, channel=channel, thread_ts=thread_ts, role=role
+    ).blocks
+
+
+def post_proposal(
+    hub: Hub,
+    client: Any,
+    kind: str,
+    args: dict[str, Any],
+    *,
+    requester: str,
+    channel: str,
+    thread_ts: str | None = None,
+    role: Role | None = None,
+) -> Proposal:
+    """Create the pending action and post its card visibly in the channel."""
+    proposal = create_pending(
+        hub, kind, args, requester=requester, channel=channel, thread_ts=thread_ts, role=role
+    )
+    response = client.chat_postMessage(
+        channel=channel, text=proposal.text, blocks=proposal.blocks, thread_ts=thread_ts
+    )
+    ts = response.get("ts")
+    if ts:
+        with session_scope(hub.engine) as session:
+            session.execute(
+                update(PendingAction)
+                .where(PendingAction.id == proposal.action_id)  # type: ignore[arg-type]
+                .values(message_ts=str(ts))
+            )
+    return proposal
+
+
+def load(hub: Hub, action_id: str) -> PendingAction | None:
+    with session_scope(hub.engine) as session:
+        return session.get(PendingAction, action_id)
+
+
+def _transition(
+    hub: Hub,
+    action_id: str,
+    *,
+    from_status: str,
+    values: dict[str, Any],
+    not_expired_at: datetime | None = None,
+) -> bool:
+    """One conditional UPDATE; True when this caller won (rowcount == 1)."""
+    stmt = (
+        update(PendingAction)
+        .where(PendingAction.id == action_id)  # type: ignore[arg-type]
+        .where(PendingAction.status == from_status)  # type: ignore[arg-type]
+    )
+    if not_expired_at is not None:
+        stmt = stmt.where(PendingAction.expires_at > not_expired_at)  # type: ignore[arg-type]
+    with session_scope(hub.engine) as session:
+        result = session.execute(stmt.values(**values))
+        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+def _status_text(hub: Hub, row: PendingAction) -> str:
+    if row.status in ("claimed", "executed", "failed"):
+        who = f"<@{row.claimed_by}>" if row.claimed_by else "outra pessoa"
+        when = f" às {_fmt_time(hub, row.claimed_at)}" if row.claimed_at else ""
+        return f"Essa ação já foi confirmada por {who}{when}; não vou executá-la de novo."
+    if row.status == "cancelled":
+        return "Essa ação foi cancelada; nada foi executado."
+    if row.status == "invalid":
+        return "Essa ação não é mais válida; nada foi executado. Peça de novo se precisar."
+    return _expired_text(hub, row)
+
+
+def _expired_text(hub: Hub, row: PendingAction) -> str:
+    return (
+        f"Essa solicitação expirou às {_fmt_time(hub, row.expires_at)} e não foi executada. "
+        "Peça a ação de novo para gerar um novo cartão de confirmação."
+    )
+
+
+def _result_card(
+    text: str, footer: str, blocks: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    body = blocks or [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
+    return [
+        *body[:49],
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]},
+    ]
+
+
+def handle_click(
+    hub: Hub,
+    action_id: str,
+    *,
+    clicker: str,
+    role: Role,
+    decision: Literal["confirm", "cancel"],
+) -> ClickOutcome:
+    """Apply a Confirm/Cancel click. Safe under double clicks, replays and several instances."""
+    row = load(hub, action_id)
+    if row is None:
+        return ClickOutcome(ephemeral="Não encontrei essa ação. Peça de novo, por favor.")
+    spec = ACTIONS.get(row.kind)
+    if spec is None:
+        return ClickOutcome(
+            ephemeral=f"A ação `{row.kind}` não está disponível nesta versão do Chegou Hub."
+        )
+    now = hub.clock.now()
+    allowed = clicker == row.requester_id or role >= Role.ADMIN
+    if not allowed or (decision == "confirm" and role < spec.min_role):
+        audit.record(
+            hub,
+            "refused",
+            actor_id=clicker,
+            kind=row.kind,
+            action_id=row.id,
+            channel_id=row.channel_id,
+            detail={"decision": decision, "role": role.name},
+        )
+        reason = (
+            f"Só <@{row.requester_id}> (quem pediu) ou um administrador pode decidir esta ação."
+            if not allowed
+            else f"Para confirmar é preciso ser *{spec.min_role.label}* (seu papel: {role.label})."
+        )
+        return ClickOutcome(ephemeral=reason)
+    if row.status != "pending":
+        return ClickOutcome(ephemeral=_status_text(hub, row))
+    if row.expires_at <= now:
+        if _transition(hub, row.id, from_status="pending", values={"status": "expired"}):
+            audit.record(
+                hub,
+                "expired",
+                actor_id=clicker,
+                kind=row.kind,
+                action_id=row.id,
+                channel_id=row.channel_id,
+            )
+        text = _expired_text(hub, row)
+        return ClickOutcome(
+            card_text=text, card_blocks=_result_card(f"⌛ {text}", spec.title), ephemeral=text
+        )
+    if decision == "cancel":
+        if not _transition(hub, row.id, from_status="pending", values={"status": "cancelled"}):
+            return ClickOutcome(ephemeral=_status_text(hub, load(hub, row.id) or row))
+        audit.record(
+            hub,
+            "cancelled",
+            actor_id=clicker,
+            kind=row.kind,
+            action_id=row.id,
+            channel_id=row.channel_id,
+        )
+        text = f"Cancelada por <@{clicker}>. Nada foi executado."
+        return ClickOutcome(card_text=text, card_blocks=_result_card(f"✖️ {text}", spec.title))
+    claimed = _transition(
+        hub,
+        row.id,
+        from_status="pending",
+        values={"status": "claimed", "claimed_by": clicker, "claimed_at": now},
+        not_expired_at=now,
+    )
+    if not claimed:
+        current = load(hub, row.id) or row
+        return ClickOutcome(ephemeral=_status_text(hub, current))
+    audit.record(
+        hub,
+        "confirmed",
+        actor_id=clicker,
+        kind=row.kind,
+        action_id=row.id,
+        channel_id=row.channel_id,
+    )
+    return _execute(hub, spec, row, clicker)
+
+
+def _execute(hub: Hub, spec: ActionSpec, row: PendingAction, clicker: str) -> ClickOutcome:
+    from handlers.registry import UsageError
+
+    footer = f"{spec.title} · pedido por <@{row.requester_id}> · confirmado por <@{clicker}>"
+    try:
+        args = spec.validate(hub, json.loads(row.args_json))
+    except UsageError as exc:
+        _finish(hub, row.id, "invalid", str(exc), None)
+        audit.record(
+            hub,
+            "invalid",
+            actor_id=clicker,
+            kind=row.kind,
+            action_id=row.id,
+            channel_id=row.channel_id,
+            detail={"error": str(exc)},
+        )
+        text = f"Não executei: os dados mudaram desde o pedido. {exc}"
+        return ClickOutcome(card_text=text, card_blocks=_result_card(f"⚠️ {text}", footer))
+
+    def audit_hook(event: str, detail: dict[str, Any]) -> None:
+        audit.record(
+            hub,
+            event,
+            actor_id=clicker,
+            kind=row.kind,
+            action_id=row.id,
+            channel_id=row.channel_id,
+            detail=detail,
+        )
+
+    ctx = ExecutionContext(
+        action_id=row.id,
+        requester_id=row.requester_id,
+        confirmer_id=clicker,
+        channel_id=row.channel_id,
+        thread_ts=row.thread_ts,
+        audit=audit_hook,
+    )
+    try:
+        result = spec.execute(hub, ctx, args)
+    except Exception as exc:
+        from handlers.commands import describe_failure, new_reference
+
+        ref = new_reference()
+        log.exception("confirmed action failed ref=%s kind=%s action=%s", ref, row.kind, row.id)
+        text = describe_failure(exc, "executar a ação", ref)
+        _finish(hub, row.id, "failed", text, {"ref": ref, "error": type(exc).__name__})
+        audit_hook("failed", {"ref": ref, "error": type(exc).__name__})
+        return ClickOutcome(card_text=text, card_blocks=_result_card(f"❌ {text}", footer))
+    status = "executed" if result.ok else "failed"
+    _finish(hub, row.id, status, result.text, result.details)
+    audit_hook(status, {"result": result.text[:500], **result.details})
+    prefix = "✅" if result.ok else "❌"
+    blocks = _result_card(f"{prefix} {result.text}", footer, result.blocks)
+    return ClickOutcome(card_text=result.text, card_blocks=blocks, executed=result.ok)
+
+
+def _finish(
+    hub: Hub, action_id: str, status: str, text: str, details: dict[str, Any] | None
+) -> None:
+    _transition(
+        hub,
+        action_id,
+        from_status="claimed",
+        values={
+            "status": status,
+            "result_text": text,
+            "result_json": json.dumps(details or {}, default=str, ensure_ascii=False),
+        },
+    )
