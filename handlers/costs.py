@@ -348,20 +348,10 @@ def validate_view(checks: Sequence[KeyCheck]) -> tuple[str, list[dict[str, Any]]
 
 def _refresh(hub: Hub, vendors: Sequence[str]) -> SyncReport | None:
     """Bring recent days up to date when the stored data is older than REFRESH_AFTER."""
-    from integrations.ai_costs.sync import sync, sync_state
+    from integrations.ai_costs.sync import sync
 
-    now = hub.clock.now()
-    states = {(s.vendor, s.source): s for s in sync_state(hub)}
-    stale = [
-        v
-        for v in vendors
-        if (state := states.get((v, "cost"))) is None
-        or state.last_success_at is None
-        or now - state.last_success_at > REFRESH_AFTER
-    ]
-    if not stale:
-        return None
-    return sync(hub, vendors=stale)
+    report = sync(hub, vendors=vendors, max_age=REFRESH_AFTER)
+    return report if report.streams else None
 
 
 def _configured(ctx: CommandContext) -> list[str]:

@@ -989,7 +989,7 @@ def demo_setup(env: DemoEnvironment) -> dict[str, Any]:
         "anthropic_admin_base_url": an.base_url,
         "ai_costs_backfill_days": 90,
         "ai_budgets": {
-            "openai": Budget(monthly_usd=Decimal(6000)),
-            "anthropic": Budget(monthly_usd=Decimal(1500)),
+            "openai": Budget(monthly_usd=Decimal(4000)),
+            "anthropic": Budget(monthly_usd=Decimal(5000)),
         },
     }

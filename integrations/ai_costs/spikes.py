@@ -123,6 +123,8 @@ def top_contributors(
     window = [day - timedelta(days=k) for k in range(1, BASELINE_DAYS + 1)]
     out = []
     for key, series in per.items():
+        if dimension != "vendor" and not key.partition(":")[2]:
+            continue  # "no project/key" is not a contributor anyone can act on
         actual = series.get(day, ZERO)
         typical = _median([series.get(d, ZERO) for d in window])
         out.append(Contributor(labeller.label(key, dimension), actual, typical))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -94,15 +95,36 @@ def sync(
     sources: Sequence[Source] = SOURCES,
     on_page: PageHook | None = None,
     page_limit: int | None = None,
+    max_age: timedelta | None = None,
 ) -> SyncReport:
     """Sync every configured vendor (or `vendors`); never raises for upstream failures: each
-    stream's error is in the report (the caller decides whether to alert or retry)."""
+    stream's error is in the report (the caller decides whether to alert or retry).
+
+    Syncs of one process run one at a time. With `max_age`, a vendor whose last successful
+    sync is younger than that is skipped (checked after waiting for a sync already running,
+    so concurrent `/hub custos` commands trigger one refresh, not one each)."""
+    lock: threading.Lock = hub.services.setdefault("ai_costs.sync_lock", threading.Lock())
+    with lock:
+        return _sync_locked(hub, vendors, sources, on_page, page_limit, max_age)
+
+
+def _sync_locked(
+    hub: Hub,
+    vendors: Sequence[str] | None,
+    sources: Sequence[Source],
+    on_page: PageHook | None,
+    page_limit: int | None,
+    max_age: timedelta | None,
+) -> SyncReport:
     report = SyncReport()
     wanted = list(vendors) if vendors is not None else ["openai", "anthropic"]
     available = configured_vendors(hub)
+    fresh = _fresh_vendors(hub, max_age) if max_age is not None else set()
     for vendor in wanted:
         if vendor not in available:
             report.skipped.append(vendor)
+            continue
+        if vendor in fresh:
             continue
         try:
             client = _client(hub, vendor)
@@ -119,6 +141,20 @@ def sync(
             report.requests += client.requests
             client.close()
     return report
+
+
+def _fresh_vendors(hub: Hub, max_age: timedelta) -> set[str]:
+    now = hub.clock.now()
+    with session_scope(hub.engine) as session:
+        states = session.execute(select(AiCostSyncState)).scalars().all()
+        per_vendor: dict[str, list[datetime | None]] = {}
+        for s in states:
+            per_vendor.setdefault(s.vendor, []).append(s.last_success_at)
+    return {
+        v
+        for v, times in per_vendor.items()
+        if len(times) == len(SOURCES) and all(t is not None and now - t <= max_age for t in times)
+    }
 
 
 def _window(hub: Hub, state: AiCostSyncState | None) -> tuple[date, date]:

@@ -149,3 +149,25 @@ def test_unconfigured_vendor_is_skipped(
     report = sync(hub)
     assert report.skipped == ["anthropic"] and report.ok
     assert {s.vendor for s in report.streams} == {"openai"}
+
+
+def test_max_age_skips_fresh_vendors_and_syncs_run_one_at_a_time(
+    costs_hub: Hub, sims: Sims, fake_clock: FakeClock
+) -> None:
+    import threading
+    from datetime import timedelta as td
+
+    assert sync(costs_hub).ok
+    assert sync(costs_hub, max_age=td(hours=1)).streams == []
+    fake_clock.advance(2 * 3600)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(sync(costs_hub, max_age=td(hours=1))))
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # three concurrent refreshes: one syncs both vendors, the others find fresh data
+    assert sorted(len(r.streams) for r in results) == [0, 0, 4]
