@@ -14,7 +14,7 @@ import argparse
 import math
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,11 @@ from bot.clock import FakeClock
 from bot.db import make_engine, upgrade
 from bot.hub import Hub
 from bot.settings import Settings
+from integrations.ai_costs.anthropic_client import (
+    ANALYTICS_MAX_AGE_DAYS,
+    ANALYTICS_MAX_LIMIT,
+    cost_api,
+)
 from integrations.ai_costs.sandbox import (
     ANTHROPIC_ADMIN_KEY,
     OPENAI_ADMIN_KEY,
@@ -31,11 +36,15 @@ from integrations.ai_costs.sandbox import (
 from integrations.ai_costs.sync import sync
 from integrations.runtime.harness import SimulatorServer
 
+# After the analytics API's earliest day (2026-01-01) by more than a year, so its 365-day
+# window is what limits the Anthropic backfill, not the API's start.
+NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+
 
 def _run(
     tmp: Path, name: str, days: int, projects: int, items: int, page_limit: int | None
 ) -> dict[str, Any]:
-    clock = FakeClock(datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
+    clock = FakeClock(NOW)
     oa = OpenAISimulator(clock=clock, projects=projects, line_items=items, history_days=days + 35)
     an = AnthropicSimulator(clock=clock, history_days=days + 35)
     with (
@@ -61,7 +70,9 @@ def _run(
         engine.dispose()
     if not report.ok:
         raise SystemExit(f"sync failed: {[s.error for s in report.streams if s.error]}")
+    served = [NOW.date() - timedelta(days=n) for n in range(min(days + 1, ANALYTICS_MAX_AGE_DAYS))]
     return {
+        "analytics_rows": sum(len(an.data.entries(d)) for d in served),
         "wall": wall,
         "rows": report.rows,
         "requests": {**oa.requests, **an.requests},
@@ -77,26 +88,35 @@ def main() -> None:
     args = parser.parse_args()
 
     window = args.days + 1  # the backfill horizon through today's partial bucket
-    minimum = {
-        "/v1/organization/costs": math.ceil(window / 180),
-        "/v1/organization/usage/completions": math.ceil(window / 31),
-        "/v1/organization/projects": math.ceil(args.projects / 100),
-        "/v1/organizations/cost_report": math.ceil(window / 31),
-        "/v1/organizations/usage_report/messages": math.ceil(window / 31),
-        "/v1/organizations/workspaces": 1,
-    }
-    key_lists = args.projects  # one key list per project (2 keys each, 100 per page)
-    min_total = sum(minimum.values()) + key_lists
-
     with tempfile.TemporaryDirectory() as tmp:
         ours = _run(Path(tmp), "ours", args.days, args.projects, args.line_items, None)
         ref = _run(Path(tmp), "reference", args.days, args.projects, args.line_items, 7)
 
+    anthropic_money = cost_api("auto")
+    minimum = {
+        "/v1/organization/costs": math.ceil(window / 180),
+        "/v1/organization/usage/completions": math.ceil(window / 31),
+        "/v1/organization/projects": math.ceil(args.projects / 100),
+        "/v1/organizations/usage_report/messages": math.ceil(window / 31),
+        "/v1/organizations/workspaces": 1,
+    }
+    if anthropic_money == "analytics":
+        # rows, not days: (workspace, key, model, token type) per day, 1000 rows per page,
+        # over the at most 365 days the analytics API serves
+        minimum["/v1/organizations/analytics/cost"] = math.ceil(
+            ours["analytics_rows"] / ANALYTICS_MAX_LIMIT
+        )
+    else:
+        minimum["/v1/organizations/cost_report"] = math.ceil(window / 31)
+    key_lists = args.projects  # one key list per project (2 keys each, 100 per page)
+    min_total = sum(minimum.values()) + key_lists
+
     print(
         f"AI costs backfill: {args.days} days (+ today), OpenAI {args.projects} projects × "
-        f"{args.line_items} line items, Anthropic 6 workspaces × 3 models"
+        f"{args.line_items} line items, Anthropic 6 workspaces × 3 models "
+        f"(money from {anthropic_money})"
     )
-    print(f"{'endpoint':<44}{'requests':>10}{'minimum':>10}{'ratio':>8}{'ref (7/page)':>14}")
+    print(f"{'endpoint':<44}{'requests':>10}{'minimum':>10}{'ratio':>8}{'ref (limit 7)':>14}")
     for path, low in minimum.items():
         got = ours["requests"].get(path, 0)
         print(f"{path:<44}{got:>10}{low:>10}{got / low:>8.2f}{ref['requests'].get(path, 0):>14}")
@@ -115,7 +135,8 @@ def main() -> None:
         f"({ours['rows'] / ours['wall']:,.0f} rows/s)"
     )
     print(
-        f"reference (default page size 7): {ref['total']} requests, wall {ref['wall']:.1f} s; "
+        f"reference (limit=7 on every endpoint): {ref['total']} requests, "
+        f"wall {ref['wall']:.1f} s; "
         f"requests ratio ours/reference = {ours['total'] / ref['total']:.2f}, "
         f"wall ratio = {ours['wall'] / ref['wall']:.2f}"
     )

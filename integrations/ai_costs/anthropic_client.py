@@ -1,14 +1,16 @@
-"""Anthropic organisation admin API: cost report (money) and messages usage report (tokens).
+"""Anthropic organisation admin API: money from the cost report or from the beta Usage and
+Cost Analytics API (settings.ai_anthropic_cost_api), tokens from the messages usage report.
 
-Cost report amounts are decimal strings in CENTS ("123.45" = $1.2345): divided by 100 here so
-everything past the client is USD. Every call goes through the runtime, never cached.
+Amounts are decimal strings in CENTS ("123.45" = $1.2345) in both money sources: divided by 100
+here so everything past the client is USD. Every call goes through the runtime, never cached.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 INTEGRATION = "anthropic_admin"
 ANTHROPIC_VERSION = "2023-06-01"
 MAX_LIMIT = 31  # 1d buckets per page (cost and usage reports)
+ANALYTICS_BETA = "analytics-usage-cost-2026-08-24"
+ANALYTICS_MAX_LIMIT = 1000  # rows per page
+ANALYTICS_EARLIEST = date(2026, 1, 1)  # the analytics API serves nothing before this day
+ANALYTICS_MAX_AGE_DAYS = 365
 HUNDRED = Decimal(100)
 NOT_CONFIGURED = (
     "Anthropic não configurada: defina `ANTHROPIC_ADMIN_API_KEY` com uma chave Admin "
@@ -54,6 +60,18 @@ def _parse_day(value: Any, operation: str) -> date:
         raise BadResponse(
             "bad bucket timestamp", integration=INTEGRATION, operation=operation
         ) from None
+
+
+def cost_api(setting: str) -> str:
+    """The Anthropic money source in use: "analytics" or "cost_report" ("auto" = analytics
+    when the installed SDK knows the beta analytics cost endpoint)."""
+    if setting != "auto":
+        return setting
+    try:
+        found = importlib.util.find_spec("anthropic.resources.beta.organization.analytics.cost")
+    except ModuleNotFoundError:
+        found = None
+    return "analytics" if found is not None else "cost_report"
 
 
 class AnthropicAdminClient:
@@ -166,6 +184,84 @@ class AnthropicAdminClient:
                     )
             yield page
 
+    def money_pages(
+        self, start: date, end: date, *, limit: int | None = None
+    ) -> Iterator[Page[CostLine]]:
+        """Daily costs from the configured source (settings.ai_anthropic_cost_api)."""
+        if cost_api(self.hub.settings.ai_anthropic_cost_api) == "analytics":
+            return self.analytics_cost_pages(start, end, limit=limit or ANALYTICS_MAX_LIMIT)
+        return self.cost_pages(start, end, limit=limit or MAX_LIMIT)
+
+    def analytics_cost_pages(
+        self, start: date, end: date, *, limit: int = ANALYTICS_MAX_LIMIT
+    ) -> Iterator[Page[CostLine]]:
+        """Daily costs from the beta Usage and Cost Analytics API (`/analytics/cost`).
+
+        That API pages by rows, not by days, so a page can end in the middle of a day: rows are
+        asked for in time order and a day is only yielded once the next day has started (or
+        the data ended). Each yielded Page is therefore made of complete days. Amounts are in
+        cents (fractional), like the cost report; each row is (day, workspace, key, model,
+        token type), so this source also attributes Anthropic money to API keys.
+        """
+        op = "analytics.cost.page"
+        limit = max(1, min(limit, ANALYTICS_MAX_LIMIT))
+        today = self.hub.clock.now().astimezone(UTC).date()
+        start = max(start, ANALYTICS_EARLIEST, today - timedelta(days=ANALYTICS_MAX_AGE_DAYS - 1))
+        if start >= end:
+            return
+        pending: list[CostLine] = []
+        page_start = start
+        cursor: str | None = None
+        while True:
+            params: list[tuple[str, Any]] = [
+                ("starting_at", rfc3339(start)),
+                ("ending_at", rfc3339(end)),
+                ("time_bucket_width", "1d"),
+                ("order_by", "time"),
+                ("order", "asc"),
+                ("limit", limit),
+                *(
+                    ("group_by[]", g)
+                    for g in ("workspace_id", "api_key_id", "model", "cost_type", "token_type")
+                ),
+            ]
+            if cursor:
+                params.append(("page", cursor))
+            self.requests += 1
+            body = self.http.json(
+                "GET",
+                "/v1/organizations/analytics/cost",
+                operation=op,
+                params=params,
+                headers={"anthropic-beta": ANALYTICS_BETA},
+                cache=False,
+            )
+            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+                raise BadResponse("page without data", integration=INTEGRATION, operation=op)
+            pending += [_analytics_line(row, op) for row in body["data"]]
+            more = bool(body.get("has_more"))
+            if more:
+                cursor = body.get("next_page")
+                if not cursor:
+                    raise BadResponse(
+                        "has_more without next_page", integration=INTEGRATION, operation=op
+                    )
+                # days before the newest row's day are complete
+                boundary = max((line.day for line in pending), default=page_start)
+            else:
+                boundary = end
+            if boundary > page_start:
+                yield Page(
+                    start=page_start,
+                    end=boundary,
+                    lines=[line for line in pending if line.day < boundary],
+                    buckets=(boundary - page_start).days,
+                )
+                pending = [line for line in pending if line.day >= boundary]
+                page_start = boundary
+            if not more:
+                return
+
     def usage_pages(
         self, start: date, end: date, *, limit: int = MAX_LIMIT
     ) -> Iterator[Page[UsageLine]]:
@@ -215,3 +311,27 @@ class AnthropicAdminClient:
             after = body.get("last_id")
             if not body.get("has_more") or not after:
                 return out
+
+
+def _analytics_line(row: Any, op: str) -> CostLine:
+    if not isinstance(row, dict):
+        raise BadResponse("row is not an object", integration=INTEGRATION, operation=op)
+    cost = row.get("cost") or {}
+    group = row.get("group") or {}
+    currency = str(cost.get("currency") or "USD").upper()
+    if currency != "USD":
+        raise BadResponse(
+            f"unexpected currency {currency!r}", integration=INTEGRATION, operation=op
+        )
+    cents = decimal_of(cost.get("amount"), integration=INTEGRATION, operation=op)
+    model = text_of(group.get("model"))
+    kind = text_of(group.get("token_type")) or text_of(group.get("cost_type")) or "other"
+    return CostLine(
+        day=_parse_day(row.get("starting_at"), op),
+        project_id=text_of(group.get("workspace_id")),
+        api_key_id=text_of(group.get("api_key_id")),
+        item=f"{model} {kind}".strip(),
+        model=model,
+        amount_usd=cents / HUNDRED,
+        raw=row,
+    )

@@ -690,6 +690,29 @@ ANTHROPIC_USAGE_GROUPS = (
     "context_window",
     "inference_geo",
 )
+ANALYTICS_BETA = "analytics-usage-cost-2026-08-24"
+ANALYTICS_COST_GROUPS = ("workspace_id", "api_key_id", "model", "cost_type", "token_type")
+# every group_by the real endpoint accepts (the simulated data only varies by the ones above)
+ANALYTICS_ALLOWED_GROUPS = (
+    *ANALYTICS_COST_GROUPS,
+    "actor",
+    "actor_type",
+    "agent_id",
+    "claude_tag_category",
+    "claude_tag_user_id",
+    "context_window",
+    "deployment_id",
+    "environment_id",
+    "inference_geo",
+    "organization_id",
+    "product",
+    "rbac_group_id",
+    "service_tier",
+    "session_id",
+    "slack_channel_id",
+    "speed",
+    "user_profile_id",
+)
 ANTHROPIC_USAGE_WIDTHS = {"1d": (DAY, 7, 31), "1h": (3600, 24, 168), "1m": (60, 60, 1440)}
 
 
@@ -741,6 +764,7 @@ class AnthropicSimulator:
             routes=[
                 Route("/v1/organizations/cost_report", self._guard(self.cost_report)),
                 Route("/v1/organizations/usage_report/messages", self._guard(self.usage_messages)),
+                Route("/v1/organizations/analytics/cost", self._guard(self.analytics_cost)),
                 Route("/v1/organizations/me", self._guard(self.me)),
                 Route("/v1/organizations/workspaces", self._guard(self.list_workspaces)),
             ]
@@ -912,6 +936,116 @@ class AnthropicSimulator:
             return out
 
         return self._buckets(request, ANTHROPIC_USAGE_WIDTHS, results)
+
+    def analytics_cost(self, request: Request) -> JSONResponse:
+        """Beta Usage and Cost Analytics API, `GET /v1/organizations/analytics/cost`: rows per
+        (time bucket, group), paged by rows (`limit` 1–1000, default 20). Only
+        `time_bucket_width=1d` is simulated (1h/1m answer 400 here)."""
+        if ANALYTICS_BETA not in request.headers.get("anthropic-beta", ""):
+            raise _BadRequest(
+                f"This endpoint is in beta: send the header anthropic-beta: {ANALYTICS_BETA}"
+            )
+        raw_start = request.query_params.get("starting_at")
+        if not raw_start:
+            raise _BadRequest("starting_at: Field required")
+        first = _parse_rfc3339(raw_start, "starting_at")
+        now = self._now()
+        earliest = max(
+            int(datetime(2026, 1, 1, tzinfo=UTC).timestamp()), now - 365 * DAY - now % DAY
+        )
+        if first < earliest:
+            raise _BadRequest(
+                "starting_at: must be within the last 365 days and no earlier than "
+                "2026-01-01T00:00:00Z"
+            )
+        width = request.query_params.get("time_bucket_width")
+        if width is None:
+            raise _BadRequest("time_bucket_width: only '1d' is supported by this simulator")
+        if width not in ("1d", "1h", "1m"):
+            raise _BadRequest("time_bucket_width: Input should be '1d', '1h' or '1m'")
+        if width != "1d":
+            raise _BadRequest("time_bucket_width: only '1d' is supported by this simulator")
+        raw_end = request.query_params.get("ending_at")
+        if not raw_end:
+            raise _BadRequest("ending_at: required when time_bucket_width is set")
+        end = _parse_rfc3339(raw_end, "ending_at")
+        if end <= first:
+            raise _BadRequest("ending_at: must be after starting_at")
+        limit = _int_param(request, "limit")
+        limit = 20 if limit is None else limit
+        if not 1 <= limit <= 1000:
+            raise _BadRequest("limit: Input should be between 1 and 1000")
+        groups = _multi(request, "group_by")
+        for g in groups:
+            if g not in ANALYTICS_ALLOWED_GROUPS:
+                raise _BadRequest(f"group_by: invalid value {g!r}")
+        if request.query_params.get("order_by", "amount") not in ("amount", "list_amount", "time"):
+            raise _BadRequest("order_by: Input should be 'amount', 'list_amount' or 'time'")
+        order = request.query_params.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise _BadRequest("order: Input should be 'asc' or 'desc'")
+        if request.query_params.get("order_by") != "time" or order != "asc":
+            raise _BadRequest("this simulator only serves order_by=time&order=asc")
+        day_ts, index = first - first % DAY, 0
+        page = request.query_params.get("page")
+        if page:
+            cursor = _decode_cursor(page)
+            if cursor is None or cursor.get("s") != first:
+                raise _BadRequest("page: invalid pagination cursor")
+            day_ts, index = int(cursor["d"]), int(cursor["i"])
+        rows: list[dict[str, Any]] = []
+        last = min(end, now)
+        while day_ts < last and len(rows) < limit:
+            day_rows = self._analytics_rows(day_ts, groups)
+            take = day_rows[index : index + (limit - len(rows))]
+            rows += take
+            index += len(take)
+            if index >= len(day_rows):
+                day_ts, index = day_ts + DAY, 0
+        has_more = day_ts < last
+        return JSONResponse(
+            {
+                "data": rows,
+                "has_more": has_more,
+                "next_page": _encode_cursor({"s": first, "d": day_ts, "i": index})
+                if has_more
+                else None,
+                "data_refreshed_at": _rfc3339(now),
+            }
+        )
+
+    def _analytics_rows(self, t0: int, groups: list[str]) -> list[dict[str, Any]]:
+        frac = Decimal(str(round(self._fraction(t0, t0 + DAY), 6)))
+        acc: dict[tuple[Any, ...], Decimal] = {}
+        for e in self.data.entries(_utc(t0).date()):
+            dims = {
+                "workspace_id": e.workspace_id,
+                "api_key_id": e.api_key_id,
+                "model": e.model,
+                "cost_type": "tokens",
+                "token_type": e.token_type,
+            }
+            k = tuple(dims.get(g) for g in ANALYTICS_COST_GROUPS)
+            k = tuple(
+                v if g in groups else None for g, v in zip(ANALYTICS_COST_GROUPS, k, strict=True)
+            )
+            acc[k] = acc.get(k, Decimal(0)) + (e.cents * frac).quantize(Decimal("0.000001"))
+        ordered = sorted(acc.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        fanned = "cost_type" in groups or "token_type" in groups
+        return [
+            {
+                "starting_at": _rfc3339(t0),
+                "ending_at": _rfc3339(t0 + DAY),
+                "group": dict(zip(ANALYTICS_COST_GROUPS, k, strict=True)),
+                "cost": {
+                    "amount": format(amount, "f"),
+                    "currency": "USD",
+                    "list_amount": format(amount, "f"),
+                    "requests": None if fanned else max(1, int(amount)),
+                },
+            }
+            for k, amount in ordered
+        ]
 
     def me(self, request: Request) -> JSONResponse:
         return JSONResponse(

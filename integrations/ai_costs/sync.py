@@ -184,7 +184,9 @@ def _sync_stream(
     _save_state(hub, vendor, source, attempt=True)
     pages: Iterator[Page[Any]]
     kwargs: dict[str, Any] = {"limit": page_limit} if page_limit else {}
-    if source == "cost":
+    if source == "cost" and vendor == "anthropic":
+        pages = client.money_pages(start, end, **kwargs)
+    elif source == "cost":
         pages = client.cost_pages(start, end, **kwargs)
     else:
         pages = client.usage_pages(start, end, **kwargs)

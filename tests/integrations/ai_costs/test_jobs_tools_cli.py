@@ -46,7 +46,8 @@ def test_sync_job_succeeds_and_raises_on_failure_after_storing_the_rest(
 ) -> None:
     outcome = sync_costs(JobCtx(costs_hub))  # type: ignore[arg-type]
     assert outcome.items > 0 and "requisições" in outcome.summary
-    sims.anthropic_server.faults.add("/v1/organizations/cost_report", Fault(status=500))
+    for money_path in ("/v1/organizations/cost_report", "/v1/organizations/analytics/cost"):
+        sims.anthropic_server.faults.add(money_path, Fault(status=500))
     costs_hub.clock.advance(3600)  # type: ignore[attr-defined]
     with pytest.raises(CostSyncFailed, match="anthropic/cost"):
         sync_costs(JobCtx(costs_hub))  # type: ignore[arg-type]
