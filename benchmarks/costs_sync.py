@@ -99,6 +99,7 @@ def main() -> None:
         "/v1/organization/projects": math.ceil(args.projects / 100),
         "/v1/organizations/usage_report/messages": math.ceil(window / 31),
         "/v1/organizations/workspaces": 1,
+        "/v1/organizations/api_keys": 1,
     }
     if anthropic_money == "analytics":
         # rows, not days: (workspace, key, model, token type) per day, 1000 rows per page,

@@ -296,6 +296,20 @@ class AnthropicAdminClient:
                     )
             yield page
 
+    def api_keys(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        after: str | None = None
+        while True:
+            params: list[tuple[str, Any]] = [("limit", 1000)]
+            if after:
+                params.append(("after_id", after))
+            body = self._get("/v1/organizations/api_keys", operation="api_keys.list", params=params)
+            data = body.get("data") or []
+            out += [(k["id"], k.get("name") or k.get("partial_key_hint") or k["id"]) for k in data]
+            after = body.get("last_id")
+            if not body.get("has_more") or not after:
+                return out
+
     def workspaces(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         after: str | None = None

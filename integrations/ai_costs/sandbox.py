@@ -767,6 +767,7 @@ class AnthropicSimulator:
                 Route("/v1/organizations/analytics/cost", self._guard(self.analytics_cost)),
                 Route("/v1/organizations/me", self._guard(self.me)),
                 Route("/v1/organizations/workspaces", self._guard(self.list_workspaces)),
+                Route("/v1/organizations/api_keys", self._guard(self.list_api_keys)),
             ]
         )
 
@@ -1052,6 +1053,24 @@ class AnthropicSimulator:
             {"id": "org_simulated", "type": "organization", "name": "Chegou (simulado)"}
         )
 
+    def list_api_keys(self, request: Request) -> JSONResponse:
+        limit = _int_param(request, "limit") or 20
+        if not 1 <= limit <= 1000:
+            raise _BadRequest("limit: Input should be between 1 and 1000")
+        rows = _anthropic_key_rows(self)
+        ids = [r["id"] for r in rows]
+        after = request.query_params.get("after_id")
+        start = ids.index(after) + 1 if after in ids else 0
+        page = rows[start : start + limit]
+        return JSONResponse(
+            {
+                "data": page,
+                "has_more": start + limit < len(rows),
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+            }
+        )
+
     def list_workspaces(self, request: Request) -> JSONResponse:
         limit = _int_param(request, "limit") or 20
         if not 1 <= limit <= 1000:
@@ -1079,6 +1098,25 @@ class AnthropicSimulator:
                 "last_id": page[-1][0] if page else None,
             }
         )
+
+
+def _anthropic_key_rows(sim: AnthropicSimulator) -> list[dict[str, Any]]:
+    rows = []
+    for ws, ws_name in sim.data.workspaces:
+        for n, kid in enumerate(sim.data.keys[ws]):
+            rows.append(
+                {
+                    "id": kid,
+                    "type": "api_key",
+                    "name": f"{ws_name} · {'produção' if n == 0 else 'automação'}",
+                    "workspace_id": ws,
+                    "created_at": "2025-01-01T00:00:00Z",
+                    "created_by": {"id": "user_simulated", "type": "user"},
+                    "partial_key_hint": f"sk-ant-api03-R2D...{kid[-4:]}",
+                    "status": "active",
+                }
+            )
+    return rows
 
 
 def _suffix(token_type: str) -> str:

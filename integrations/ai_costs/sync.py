@@ -380,6 +380,7 @@ def _refresh_names(hub: Hub, client: Any, vendor: str) -> None:
                 names += [("api_key", kid, kname) for kid, kname in client.project_keys(pid)]
         else:
             names += [("project", wid, wname) for wid, wname in client.workspaces()]
+            names += [("api_key", kid, kname) for kid, kname in client.api_keys()]
     except IntegrationError as exc:
         log.warning("ai costs names not refreshed vendor=%s error=%s", vendor, exc)
         return

@@ -77,6 +77,8 @@ def test_first_run_backfills_both_vendors_to_the_horizon(costs_hub: Hub, sims: S
     assert known[("openai", "project", pid)] == pname
     assert any(kind == "api_key" for _, kind, _ in known)
     assert any(v == "anthropic" for v, _, _ in known)
+    key = sims.anthropic.data.keys[None][0]
+    assert known[("anthropic", "api_key", key)] == "Default · produção"
 
 
 def test_resync_upserts_recent_days_without_duplicates(
