@@ -121,8 +121,12 @@ def main() -> None:
     for path, low in minimum.items():
         got = ours["requests"].get(path, 0)
         print(f"{path:<44}{got:>10}{low:>10}{got / low:>8.2f}{ref['requests'].get(path, 0):>14}")
-    keys_got = sum(v for k, v in ours["requests"].items() if k.endswith("/api_keys"))
-    keys_ref = sum(v for k, v in ref["requests"].items() if k.endswith("/api_keys"))
+    keys_got = sum(
+        v for k, v in ours["requests"].items() if k.startswith("/v1/organization/projects/")
+    )
+    keys_ref = sum(
+        v for k, v in ref["requests"].items() if k.startswith("/v1/organization/projects/")
+    )
     print(
         f"{'/v1/organization/projects/{id}/api_keys':<44}{keys_got:>10}{key_lists:>10}"
         f"{keys_got / key_lists:>8.2f}{keys_ref:>14}"
