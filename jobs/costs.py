@@ -2,7 +2,9 @@
 
 Detectors return `Signal`s; the alert engine (jobs.alerts) opens, posts and closes incidents.
 Spike and budget signals are emitted as active exactly once (the crossing is persisted in
-`ai_cost_alert_marks` before it is returned), so repeated polls never repeat an alert.
+`ai_cost_alert_marks` before it is returned), so repeated polls never repeat an alert; a spike's
+inactive signal (closing its incident) is emitted once per verdict. Both detectors only
+re-evaluate when the stored data changed (a sync) or the UTC day turned.
 """
 
 from __future__ import annotations
@@ -20,6 +22,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ROUTE = "costs"
 SYNC_STALE_AFTER = timedelta(hours=36)
+
+
+def _data_version(hub: Hub) -> tuple[object, ...]:
+    """Changes whenever a sync stores something or the UTC day turns: the spike and budget
+    verdicts cannot change otherwise, so the once-a-minute detector polls skip the work."""
+    from integrations.ai_costs.report import today_utc
+    from integrations.ai_costs.sync import sync_state
+
+    states = sorted(
+        (s.vendor, s.source, s.last_success_at, s.complete_until, s.requests)
+        for s in sync_state(hub)
+    )
+    return (today_utc(hub), tuple(states))
+
+
+def _unchanged(hub: Hub, name: str) -> bool:
+    """True when `name` already evaluated this data version (and records the new one)."""
+    version = _data_version(hub)
+    key = f"ai_costs.detector_version.{name}"
+    if hub.services.get(key) == version:
+        return True
+    hub.services[key] = version
+    return False
 
 
 class CostSyncFailed(RuntimeError):
@@ -52,6 +77,8 @@ def cost_spikes(hub: Hub) -> Iterable[Signal]:
     from handlers.costs import spike_chart, spike_view
     from integrations.ai_costs.spikes import check_spikes
 
+    if _unchanged(hub, "spike"):
+        return
     for check in check_spikes(hub):
         key = f"costs.spike:{check.vendor}"
         if check.spike is None:
@@ -94,6 +121,8 @@ def cost_budgets(hub: Hub) -> Iterable[Signal]:
     from handlers.costs import budget_view
     from integrations.ai_costs.budgets import due_alerts, previous_month_keys
 
+    if _unchanged(hub, "budget"):
+        return
     for key in previous_month_keys(hub):
         yield Signal(
             key=key, active=False, title="Novo mês: orçamento de IA reiniciado", route=ROUTE

@@ -55,8 +55,10 @@ def _period(hub: Hub, value: str | None) -> Any:
 def get_tools(hub: Hub) -> list[Tool]:
     from integrations.ai_costs.sync import configured_vendors
 
-    if not configured_vendors(hub):
+    configured = configured_vendors(hub)
+    if not configured:
         return []
+    integration = "openai" if "openai" in configured else "anthropic_admin"
 
     def spend(_ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         period = _period(hub, args.get("period"))
@@ -146,7 +148,7 @@ def get_tools(hub: Hub) -> list[Tool]:
                 },
             },
             run=spend,
-            integration="openai",
+            integration=integration,
             status_text="consultando gastos com IA…",
         ),
         Tool(
@@ -162,7 +164,7 @@ def get_tools(hub: Hub) -> list[Tool]:
                 },
             },
             run=top,
-            integration="openai",
+            integration=integration,
             status_text="procurando os maiores gastos…",
         ),
         Tool(
@@ -171,7 +173,7 @@ def get_tools(hub: Hub) -> list[Tool]:
             "previsão de fechamento e faixas (50/75/90/100 %) já atingidas.",
             input_schema={"type": "object", "properties": {}},
             run=budgets,
-            integration="openai",
+            integration=integration,
             status_text="conferindo orçamentos…",
         ),
     ]

@@ -177,3 +177,34 @@ def test_cli_sync_report_export_validate(
     monkeypatch.setenv("OPENAI_ADMIN_API_KEY", "sk-admin-revoked")
     assert main(["costs", "validate"]) == 1
     assert "openai: invalid" in capsys.readouterr().out
+
+
+def test_detectors_only_reevaluate_when_the_data_changes(
+    costs_hub: Hub, sims: Sims, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import integrations.ai_costs.budgets as budgets
+    import integrations.ai_costs.spikes as spikes
+
+    calls = {"spike": 0, "budget": 0}
+    real_check, real_due = spikes.check_spikes, budgets.due_alerts
+
+    def check(hub: Hub) -> Any:
+        calls["spike"] += 1
+        return real_check(hub)
+
+    def due(hub: Hub) -> Any:
+        calls["budget"] += 1
+        return real_due(hub)
+
+    monkeypatch.setattr(spikes, "check_spikes", check)
+    monkeypatch.setattr(budgets, "due_alerts", due)
+    assert sync(costs_hub).ok
+    for _ in range(3):
+        list(cost_spikes(costs_hub))
+        list(cost_budgets(costs_hub))
+    assert calls == {"spike": 1, "budget": 1}
+    costs_hub.clock.advance(3600)  # type: ignore[attr-defined]
+    assert sync(costs_hub).ok  # new data stored: evaluated again
+    list(cost_spikes(costs_hub))
+    list(cost_budgets(costs_hub))
+    assert calls == {"spike": 2, "budget": 2}
