@@ -94,3 +94,13 @@ def test_validar_tells_a_wrong_key_type_apart(
     assert "Anthropic:* chave Admin válida" in text
     assert "sk-proj-zzz" not in text
     hub.close()
+
+
+def test_sincronizar_is_for_operators(slack: SlackFactory, costs_hub: Hub) -> None:
+    driver = slack(costs_hub)
+    driver.command("custos sincronizar", user=VIEWER, channel=CHANNEL)
+    assert "Só operadores" in driver.ephemerals(VIEWER)[-1].text
+    driver.command("custos sincronizar", user=OPERATOR, channel=CHANNEL)
+    text = driver.ephemerals(OPERATOR)[-1].text
+    assert "Sincronização de custos de IA" in text and "OpenAI (custos)" in text
+    assert "falhou" not in text
