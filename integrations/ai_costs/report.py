@@ -340,12 +340,15 @@ def build_report(
     vendors = tuple(vendors)
     today = today_utc(hub)
     prev = period.previous()
-    month_start = today.replace(day=1)
-    lo = min(prev.start, month_start, today - timedelta(days=28))
-    hi = max(period.end, today + timedelta(days=1))
-    facts = load_facts(hub, lo, hi, vendors)
+    facts = load_facts(hub, prev.start, period.end, vendors)
     current = [f for f in facts if period.contains(f.day)]
     previous = [f for f in facts if prev.contains(f.day)]
+    # the forecast needs this month and the 4 weeks before today, whatever the period is
+    fc_start = min(today.replace(day=1), today - timedelta(days=28))
+    if prev.start <= fc_start and period.end > today:
+        fc_facts = facts
+    else:
+        fc_facts = load_facts(hub, fc_start, today + timedelta(days=1), vendors)
     labeller = Labeller(hub)
 
     total = sum((f.cost for f in current), ZERO)
@@ -389,7 +392,7 @@ def build_report(
         by_vendor=by_vendor,
         lines=lines,
         daily=sorted(daily_map.items()),
-        forecast=forecast(hub, vendors, today, facts),
+        forecast=forecast(hub, vendors, today, fc_facts),
         hub_cost=sum((d.cost_usd for d in hub_days), ZERO),
         hub_responses=sum(d.responses for d in hub_days),
         input_tokens=input_tokens,

@@ -70,6 +70,9 @@ def test_report_totals_breakdown_and_previous_period(synced: Hub, sims: Sims) ->
     assert sum((sum(p.values(), Decimal(0)) for _, p in report.daily), Decimal(0)) == report.total
     assert report.input_tokens > 0 and report.output_tokens > 0
     assert not report.includes_today
+    # a past period still carries this month's forecast
+    assert report.forecast == forecast(synced, ["openai", "anthropic"], TODAY)
+    assert build_report(synced, parse_period("7d", TODAY)).forecast == report.forecast
 
 
 def test_report_by_model_and_key_and_vendor_filter(synced: Hub, sims: Sims) -> None:
