@@ -346,10 +346,26 @@ def validate_view(checks: Sequence[KeyCheck]) -> tuple[str, list[dict[str, Any]]
 # --------------------------------------------------------------------------------------------
 
 
-def _refresh(hub: Hub, vendors: Sequence[str]) -> SyncReport | None:
-    """Bring recent days up to date when the stored data is older than REFRESH_AFTER."""
-    from integrations.ai_costs.sync import sync
+def _refresh(ctx: CommandContext, vendors: Sequence[str]) -> SyncReport | None:
+    """Bring recent days up to date when the stored data is older than REFRESH_AFTER (saying
+    so first: the very first sync fetches the whole backfill and takes a while)."""
+    from integrations.ai_costs.sync import stale_vendors, sync, sync_state
 
+    hub = ctx.hub
+    stale = stale_vendors(hub, vendors, REFRESH_AFTER)
+    if not stale:
+        return None
+    first_time = not any(s.vendor in stale and s.complete_until for s in sync_state(hub))
+    names = " e ".join(VENDOR_NAMES[v] for v in stale)
+    ctx.reply(
+        f"Buscando os custos mais recentes na {names}…"
+        + (
+            f" É a primeira vez: trazendo os últimos {hub.settings.ai_costs_backfill_days} dias, "
+            "pode levar alguns segundos."
+            if first_time
+            else ""
+        )
+    )
     report = sync(hub, vendors=vendors, max_age=REFRESH_AFTER)
     return report if report.streams else None
 
@@ -377,7 +393,7 @@ def _report(ctx: CommandContext, words: Sequence[str]) -> None:
         missing = " e ".join(VENDOR_NAMES[v] for v in args.vendors)
         ctx.reply(f"{missing} não está configurada. {NOT_CONFIGURED}")
         return
-    sync_report = _refresh(hub, vendors)
+    sync_report = _refresh(ctx, vendors)
     report = build_report(hub, args.period, vendors=vendors, dimension=args.dimension)
     text, blocks = report_view(
         report, hub.settings, budgets=budget_statuses(hub), sync_report=sync_report
@@ -405,7 +421,7 @@ def _export(ctx: CommandContext, words: Sequence[str]) -> None:
     if not configured:
         return
     vendors = [v for v in args.vendors if v in configured]
-    sync_report = _refresh(ctx.hub, vendors)
+    sync_report = _refresh(ctx, vendors)
     exported = build_export(ctx.hub, args.period, "csv" if fmt == "csv" else "json", vendors)
     comment = (
         f"Exportação de gastos com IA — {args.period.label}: {exported.rows} linhas, total "

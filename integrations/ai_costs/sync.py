@@ -143,6 +143,12 @@ def _sync_locked(
     return report
 
 
+def stale_vendors(hub: Hub, vendors: Sequence[str], max_age: timedelta) -> list[str]:
+    """Those of `vendors` whose data is older than `max_age` (or was never synced)."""
+    fresh = _fresh_vendors(hub, max_age)
+    return [v for v in vendors if v not in fresh]
+
+
 def _fresh_vendors(hub: Hub, max_age: timedelta) -> set[str]:
     now = hub.clock.now()
     with session_scope(hub.engine) as session:

@@ -100,7 +100,9 @@ def test_registered_with_usage_and_aliases() -> None:
 
 def test_report_syncs_first_then_posts_totals_breakdown_forecast_and_chart(hub: Hub) -> None:
     ctx = _run(hub, "30d openai modelo")
+    assert "primeira vez" in ctx.replies[0]["text"]  # said before the backfill starts
     assert len(ctx.posts) == 1
+    assert _run(hub, "7d openai").replies == []  # fresh data: no refresh, nothing to say
     post = ctx.posts[0]
     body = _all_text(post["blocks"])
     assert "Gastos com IA — últimos 30 dias" in post["text"]
