@@ -172,6 +172,11 @@ def report_view(
         f"{period.start:%d/%m/%Y} a {last_day:%d/%m/%Y}, dias em UTC (como nas faturas)"
         + ("; hoje ainda parcial" if report.includes_today else "")
     ]
+    synced = [f.last_success_at for f in report.freshness if f.last_success_at]
+    if synced:
+        notes.append(
+            f"atualizado em {local_time(settings, max(synced))} ({settings.hub_time_zone})"
+        )
     warnings: list[str] = []
     failed = {s.vendor for s in (sync_report.streams if sync_report else []) if s.error}
     for f in report.freshness:

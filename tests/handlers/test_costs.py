@@ -109,6 +109,7 @@ def test_report_syncs_first_then_posts_totals_breakdown_forecast_and_chart(hub: 
     assert "*Por modelo:*" in body and "gpt-4o-2024-08-06" in body
     assert "previsão de fechamento" in body and "vs período anterior" in body
     assert "hoje ainda parcial" in body
+    assert "atualizado em 02/11 09:00 (America/Sao_Paulo)" in body  # 12:00 UTC
     assert "Anthropic" not in body.split("*Por modelo:*")[0]
     [chart] = ctx.uploads
     assert chart["content"].startswith(b"\x89PNG") and chart["thread_ts"] == "1700000000.000001"
