@@ -361,7 +361,7 @@ def _refresh(ctx: CommandContext, vendors: Sequence[str]) -> SyncReport | None:
     if not stale:
         return None
     first_time = not any(s.vendor in stale and s.complete_until for s in sync_state(hub))
-    names = " e ".join(VENDOR_NAMES[v] for v in stale)
+    names = " e na ".join(VENDOR_NAMES[v] for v in stale)
     ctx.reply(
         f"Buscando os custos mais recentes na {names}…"
         + (
