@@ -226,6 +226,9 @@ class Settings(BaseSettings):
     ai_spike_min_usd: Decimal = Decimal("20")
     ai_spike_cooldown_hours: int = 24
     ai_model_prices: Annotated[list[ModelPrice], NoDecode] = Field(default_factory=list)
+    # Anthropic money source: the Admin API cost report ("cost_report") or the beta Usage and
+    # Cost Analytics API ("analytics"); "auto" picks analytics when the installed SDK has it.
+    ai_anthropic_cost_api: Literal["auto", "cost_report", "analytics"] = "auto"
 
     # --- claude assistant -------------------------------------------------------------------
     anthropic_api_key: SecretStr | None = None
