@@ -25,7 +25,12 @@ pytest_plugins = ["tests.e2e.fixtures"]
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = REPO_ROOT.parent / "shared"
+# The vendor specs live in ../shared beside the checkout (CI lays it there); a git worktree
+# deeper in the tree finds the nearest shared/ above it.
+SHARED_DIR = next(
+    (p / "shared" for p in REPO_ROOT.parents if (p / "shared" / "specs").is_dir()),
+    REPO_ROOT.parent / "shared",
+)
 
 
 @pytest.fixture(autouse=True)

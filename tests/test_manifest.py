@@ -14,15 +14,7 @@ import yaml
 from tests.conftest import REPO_ROOT, SHARED_DIR
 
 _SPEC = Path("specs") / "slack" / "manifest.schema.1.0.0.json"
-# In a helper worktree (/work/wt/<name>) the shared dir is one level further up than in /work/main.
-SCHEMA = next(
-    (
-        base / _SPEC
-        for base in (SHARED_DIR, REPO_ROOT.parent.parent / "shared")
-        if (base / _SPEC).exists()
-    ),
-    SHARED_DIR / _SPEC,
-)
+SCHEMA = SHARED_DIR / _SPEC
 
 
 @pytest.fixture(scope="module")

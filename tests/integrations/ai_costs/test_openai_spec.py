@@ -23,14 +23,10 @@ SPEC_REL = Path("specs") / "openai" / "admin-usage-costs.openapi.json"
 
 
 def _spec_path() -> Path:
-    """SHARED_DIR, or (in a nested git worktree such as /work/wt/<name>) the nearest
-    `shared/` folder above the checkout that holds the spec."""
-    if (SHARED_DIR / SPEC_REL).exists():
-        return SHARED_DIR / SPEC_REL
-    for parent in SHARED_DIR.parents:
-        if (parent / "shared" / SPEC_REL).exists():
-            return parent / "shared" / SPEC_REL
-    pytest.fail(f"OpenAI spec not found under {SHARED_DIR}")
+    path = SHARED_DIR / SPEC_REL
+    if not path.exists():
+        pytest.fail(f"OpenAI spec not found at {path}")
+    return path
 
 
 Scope = MutableMapping[str, Any]
