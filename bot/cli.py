@@ -67,25 +67,12 @@ def load_configured_settings() -> Settings:
 
 
 def configure_logging(settings: Settings) -> None:
-    """Use the runtime's structured, redacting set-up when present; a plain one otherwise."""
+    """Structured key=value logs with secrets scrubbed (bot.logging_setup)."""
+    from bot.logging_setup import configure_logging as configure
+
+    configure(settings.log_level)
     # Alembic announces each of its plugins at INFO on every run; migrations stay visible.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    try:
-        logging_setup: Any = importlib.import_module("bot.logging_setup")
-    except ImportError:
-        logging_setup = None
-    configure = getattr(logging_setup, "configure", None)
-    if callable(configure):
-        configure(settings)
-        return
-    configure_level = getattr(logging_setup, "configure_logging", None)
-    if callable(configure_level):
-        configure_level(settings.log_level)
-        return
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-    )
 
 
 # --- commands ---------------------------------------------------------------------------------

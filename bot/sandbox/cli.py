@@ -8,12 +8,12 @@ from typing import Any
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    import logging
-
+    from bot.logging_setup import configure_logging
     from bot.sandbox.console import main_loop
     from bot.sandbox.demo import DemoSession
 
-    logging.basicConfig(level=logging.WARNING if not args.verbose else logging.INFO)
+    # The console is the demo's output; logs would drown it (--verbose brings them back).
+    configure_logging("INFO" if args.verbose else "WARNING")
     script = Path(args.script) if args.script else None
     if script is not None and not script.exists():
         print(f"script não encontrado: {script}")

@@ -680,8 +680,8 @@ class SlackSimulator:
         msg = self._stream(args)
         msg.text += str(args.get("markdown_text") or "")
         if args.get("blocks"):
-            # Slack shows blocks given at stop *below* the streamed text, not instead of it.
-            msg.blocks = [{"type": "markdown", "text": msg.text}, *args["blocks"]]
+            # Slack shows blocks given at stop below the streamed text (`msg.text`), which stays.
+            msg.blocks = args["blocks"]
         msg.streaming = False
         return {"channel": msg.channel, "ts": msg.ts, "message": msg.to_api()}
 
