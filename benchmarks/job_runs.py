@@ -1,7 +1,7 @@
 """Jobs: what a run's bookkeeping costs, and that a saturated low-priority pool does not slow a
 critical job.
 
-    .venv/bin/python benchmarks/jobs.py
+    .venv/bin/python benchmarks/job_runs.py
 
 1. Per-run overhead: a no-op `once_per_slot` job run through `JobRunner.execute` (claim INSERT,
    run INSERT, finish UPDATE, claim UPDATE) on a SQLite file, against one INSERT + COMMIT.
