@@ -387,11 +387,15 @@ def fetch_throughput(n_orders: int, restore_rate: float, bucket: float) -> dict[
     builder = StoreBuilder(shop, "BR", SYSTEM_CLOCK.now(), 11)
     builder.rng = _random.Random(11)
     builder.background(n_orders, days=20)
-    with SimulatorServer(sim.app, name="shopify-bench") as server:
+    with (
+        SimulatorServer(sim.app, name="shopify-bench") as server,
+        tempfile.TemporaryDirectory(prefix="shopify-fetch-") as db_dir,
+    ):
         sim.base_url = server.base_url
+        db_url = f"sqlite:///{db_dir}/hub.db"
         settings = Settings(
             _env_file=None,
-            database_url="sqlite://",
+            database_url=db_url,
             shopify_stores={
                 "bench": {
                     "shop_url": "bench.myshopify.com",
@@ -400,9 +404,11 @@ def fetch_throughput(n_orders: int, restore_rate: float, bucket: float) -> dict[
                 }
             },
         )
-        from bot.db import make_engine
+        from bot.db import make_engine, upgrade
 
-        hub = Hub.create(settings, engine=make_engine("sqlite://"))
+        engine = make_engine(db_url)
+        upgrade(engine)  # the runtime records every call in api_calls
+        hub = Hub.create(settings, engine=engine)
         client = ShopifyClient(hub, "bench", settings.shopify_stores["bench"])
         t0 = time.monotonic()
         points0 = shop.points_charged

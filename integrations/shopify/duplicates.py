@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from integrations.shopify.orders import Order
+from integrations.shopify.orders import Order, paused_gc
 from integrations.shopify.phones import digits_of, normalize, suffix
 
 Match = Literal["sku", "variant", "product", "title", "phone_suffix"]
@@ -186,6 +186,21 @@ def _decide(
 
 
 def find_duplicates(
+    orders: Iterable[Order],
+    *,
+    now: datetime,
+    window_days: int = 30,
+    processed_tags: Iterable[str] = DEFAULT_PROCESSED_TAGS,
+    store: str = "",
+) -> DuplicateReport:
+    """The duplicate findings of `orders` (see the module docstring for the rule)."""
+    with paused_gc():  # many small groups: no cycles, no need for the cyclic collector
+        return _find_duplicates(
+            orders, now=now, window_days=window_days, processed_tags=processed_tags, store=store
+        )
+
+
+def _find_duplicates(
     orders: Iterable[Order],
     *,
     now: datetime,
