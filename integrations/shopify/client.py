@@ -315,8 +315,10 @@ class ShopifyClient:
         url = node.get("url")
         if not url:  # no objects matched
             return []
-        response = self.http.request("GET", url, operation="bulk.download")
-        return list(orders_from_jsonl(response.iter_lines()))
+        # Streamed: the JSONL (hundreds of MB for a big store) is never held whole in memory;
+        # each line becomes a typed order as it arrives.
+        with self.http.stream_lines("GET", url, operation="bulk.download") as lines:
+            return list(orders_from_jsonl(lines))
 
     def fetch_orders(self, days: int, *, now: datetime | None = None) -> FetchResult:
         """Orders created in the last `days` days (cancelled included), pages or bulk."""
