@@ -5,9 +5,11 @@
    repeat customers writing their phone in other formats, processed tags in any case, the
    `cheho` substring trap, null SKUs, cancelled orders, shared IPs (IPv4 and IPv6, in the
    `IP address` attribute or in clientIp), several currencies.
-2. Runs the hub's pipeline (JSONL join → duplicate findings + IP report) and DuckDB computing
-   the same groups from the same file, each in its own process (wall time, peak RSS), and
-   checks both give the same certain duplicates and the same suspicious IPs.
+2. Runs the hub's bulk pipeline (`bulk_detect.detect_file`: JSONL join → duplicate findings +
+   IP report, on 2 worker processes like DuckDB's 2 threads), the same in one process, and
+   DuckDB computing the same groups from the same file, each in its own process (wall time,
+   peak RSS; the workers' memory is not in the parent's figure), and checks all three give
+   the same certain duplicates and the same suspicious IPs.
    DuckDB's phone normalisation is SQL written for the formats this generator emits (the hub
    uses libphonenumber plus country fixes, which DuckDB cannot run); the hub side also pays
    for `possible` (last-9-digits) findings, which the comparison leaves out.
@@ -171,7 +173,21 @@ def generate(path: Path, n_orders: int, seed: int = 7) -> dict[str, int]:
 
 
 # --- the two implementations ------------------------------------------------------------
-def run_hub(path: Path) -> dict[str, Any]:
+def run_hub(path: Path, workers: int | None = None) -> dict[str, Any]:
+    """The hub's bulk path (`bulk_detect.detect_file`, what the reports run for long windows)."""
+    from integrations.shopify.bulk_detect import DetectParams, detect_file
+
+    t0 = time.perf_counter()
+    params = DetectParams(
+        now=NOW, dup_days=DUP_WINDOW_DAYS, ip_days=IP_DAYS, min_orders=2, processed_tags=PROCESSED
+    )
+    dups, ips = detect_file(path, params, workers=workers)
+    wall = time.perf_counter() - t0
+    return _hub_result(dups, ips, wall, workers)
+
+
+def run_hub_one_process(path: Path) -> dict[str, Any]:
+    """Single process, and the JSONL join timed on its own (orjson + typed orders)."""
     from integrations.shopify.duplicates import find_duplicates
     from integrations.shopify.ips import ip_report
     from integrations.shopify.orders import orders_from_jsonl
@@ -182,7 +198,12 @@ def run_hub(path: Path) -> dict[str, Any]:
     t_parse = time.perf_counter() - t0
     dups = find_duplicates(orders, now=NOW, window_days=DUP_WINDOW_DAYS, processed_tags=PROCESSED)
     ips = ip_report(orders, now=NOW, days=IP_DAYS, min_orders=2)
-    wall = time.perf_counter() - t0
+    result = _hub_result(dups, ips, time.perf_counter() - t0, 1)
+    result["parse"] = t_parse
+    return result
+
+
+def _hub_result(dups: Any, ips: Any, wall: float, workers: int | None) -> dict[str, Any]:
     pairs = sorted(
         [f.kept.id, d.id] for f in dups.findings if f.confidence == "certain" for d in f.duplicates
     )
@@ -198,7 +219,7 @@ def run_hub(path: Path) -> dict[str, Any]:
     )
     return {
         "wall": wall,
-        "parse": t_parse,
+        "workers": workers or min(2, os.cpu_count() or 1),
         "pairs": pairs,
         "ips": entries,
         "possible": sum(1 for f in dups.findings if f.confidence == "possible"),
@@ -348,8 +369,15 @@ def run_duckdb(path: Path) -> dict[str, Any]:
 
 
 def _child(phase: str, path: Path, out: Path) -> None:
-    result = run_hub(path) if phase == "hub" else run_duckdb(path)
+    if phase == "hub":
+        result = run_hub(path)
+    elif phase == "hub1":
+        result = run_hub_one_process(path)
+    else:
+        result = run_duckdb(path)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # the largest worker process (0 when there were none)
+    result["worker_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     out.write_text(json.dumps(result))
 
 
@@ -387,11 +415,15 @@ def fetch_throughput(n_orders: int, restore_rate: float, bucket: float) -> dict[
     builder = StoreBuilder(shop, "BR", SYSTEM_CLOCK.now(), 11)
     builder.rng = _random.Random(11)
     builder.background(n_orders, days=20)
-    with SimulatorServer(sim.app, name="shopify-bench") as server:
+    with (
+        SimulatorServer(sim.app, name="shopify-bench") as server,
+        tempfile.TemporaryDirectory(prefix="shopify-fetch-") as db_dir,
+    ):
         sim.base_url = server.base_url
+        db_url = f"sqlite:///{db_dir}/hub.db"
         settings = Settings(
             _env_file=None,
-            database_url="sqlite://",
+            database_url=db_url,
             shopify_stores={
                 "bench": {
                     "shop_url": "bench.myshopify.com",
@@ -400,9 +432,11 @@ def fetch_throughput(n_orders: int, restore_rate: float, bucket: float) -> dict[
                 }
             },
         )
-        from bot.db import make_engine
+        from bot.db import make_engine, upgrade
 
-        hub = Hub.create(settings, engine=make_engine("sqlite://"))
+        engine = make_engine(db_url)
+        upgrade(engine)  # the runtime records every call in api_calls
+        hub = Hub.create(settings, engine=engine)
         client = ShopifyClient(hub, "bench", settings.shopify_stores["bench"])
         t0 = time.monotonic()
         points0 = shop.points_charged
@@ -433,7 +467,7 @@ def main() -> int:
     parser.add_argument("--fetch-orders", type=int, default=800)
     parser.add_argument("--restore-rate", type=float, default=250.0)
     parser.add_argument("--bucket", type=float, default=1000.0)
-    parser.add_argument("--phase", choices=["hub", "duckdb"])
+    parser.add_argument("--phase", choices=["hub", "hub1", "duckdb"])
     parser.add_argument("--file")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -453,14 +487,21 @@ def main() -> int:
             f"in {time.perf_counter() - t0:.1f}s"
         )
         hub = _spawn("hub", path, tmp)
+        hub1 = _spawn("hub1", path, tmp)
         duck = _spawn("duckdb", path, tmp)
-    same_pairs = hub["pairs"] == duck["pairs"]
-    same_ips = hub["ips"] == duck["ips"]
+    same_pairs = hub["pairs"] == duck["pairs"] == hub1["pairs"]
+    same_ips = hub["ips"] == duck["ips"] == hub1["ips"]
     ratio = hub["wall"] / duck["wall"]
     print(
-        f"hub pipeline : {hub['wall']:.2f}s (JSONL join {hub['parse']:.2f}s), "
-        f"peak RSS {hub['peak_rss_mb']:,.0f} MB; {len(hub['pairs']):,} certain duplicates, "
+        f"hub pipeline : {hub['wall']:.2f}s on {hub['workers']} worker process(es), "
+        f"peak RSS {hub['peak_rss_mb']:,.0f} MB (parent) + {hub['worker_rss_mb']:,.0f} MB "
+        "(largest worker); "
+        f"{len(hub['pairs']):,} certain duplicates, "
         f"{hub['possible']:,} possible findings, {len(hub['ips']):,} suspicious IPs"
+    )
+    print(
+        f"hub, 1 process: {hub1['wall']:.2f}s (JSONL join {hub1['parse']:.2f}s), "
+        f"peak RSS {hub1['peak_rss_mb']:,.0f} MB ({hub1['wall'] / duck['wall']:.2f}x DuckDB)"
     )
     print(
         f"duckdb       : {duck['wall']:.2f}s, peak RSS {duck['peak_rss_mb']:,.0f} MB; "

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.security import audit
 from bot.security.confirmations import (
     ActionSpec,
     ExecutionContext,
     ExecutionResult,
+    Refused,
+    post_proposal,
     register_action,
 )
 from bot.security.roles import Role
@@ -24,7 +30,7 @@ from handlers.registry import UsageError, subcommand
 from integrations.shopify import cancel
 from integrations.shopify.cancel import cancel_items
 from integrations.shopify.client import ShopifyError
-from integrations.shopify.duplicates import DuplicateReport
+from integrations.shopify.duplicates import DuplicateReport, Finding, OrderRef
 from integrations.shopify.ips import IpEntry, IpReport
 from integrations.shopify.service import (
     ALL_STORES,
@@ -39,6 +45,7 @@ from integrations.shopify.service import (
 )
 
 if TYPE_CHECKING:
+    from bot.app import HubApp
     from bot.hub import Hub
     from handlers.registry import CommandContext
 
@@ -55,6 +62,21 @@ LIST_VERBS = {
     "remover": None,
 }
 LIST_LABELS = {"allow": "permitidos", "watch": "em observação", "resolved": "resolvidos"}
+# Buttons in the findings / IP messages (action ids are unique within a message; the listeners
+# match them by pattern). Slack allows 25 elements per actions block and 50 blocks per message.
+DUP_CANCEL_PREFIX = "shopify.dup.cancel."
+IP_MOVE_PREFIX = "shopify.ip."
+IP_BLOCK_PREFIX = "shopify.ip."
+DUP_CANCEL_ACTION = re.compile(r"^shopify\.dup\.cancel\.\d+$")
+IP_MOVE_ACTION = re.compile(r"^shopify\.ip\.(allow|watch|resolved|remove)\.\d+$")
+MAX_CANCEL_BUTTONS = 5  # per finding; more duplicates → the text command / the bulk card
+IP_LIST_KIND = "shopify.ip_list"
+WATCH_MARK = " :eyes: em observação"
+IP_BUTTONS = (
+    ("allow", "Permitir"),
+    ("watch", "Observar"),
+    ("resolved", "Resolver"),
+)
 
 
 # --- confirmation specs -----------------------------------------------------------------------
@@ -144,8 +166,34 @@ _MATCH = {
 }
 
 
-def duplicates_blocks(hub: Hub, report: DuplicateReport) -> tuple[str, list[dict[str, Any]]]:
+def _cancel_button(store: str, finding: Finding, dup: OrderRef, number: int) -> dict[str, Any]:
+    """A "Cancelar #1234" button; its value carries what the confirmation card needs."""
+    value = json.dumps(
+        {
+            "store": store,
+            "id": dup.id,
+            "name": dup.name,
+            "kept_id": finding.kept.id,
+            "kept_name": finding.kept.name,
+            "confidence": finding.confidence,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return {
+        "type": "button",
+        "action_id": f"{DUP_CANCEL_PREFIX}{number}",
+        "text": {"type": "plain_text", "text": f"Cancelar {dup.name}"[:75]},
+        "value": value[:2000],
+    }
+
+
+def duplicates_blocks(
+    hub: Hub, report: DuplicateReport, *, cancel_buttons: bool = True
+) -> tuple[str, list[dict[str, Any]]]:
+    """Findings as Block Kit (≤ 50 blocks): a section per group and its "Cancelar #…" buttons."""
     name = display_name(hub, report.store)
+    button_no = 0
     n_certain = sum(len(f.duplicates) for f in report.certain)
     n_possible = sum(len(f.duplicates) for f in report.findings if f.confidence == "possible")
     if not report.findings:
@@ -163,7 +211,7 @@ def duplicates_blocks(hub: Hub, report: DuplicateReport) -> tuple[str, list[dict
         {"type": "header", "text": {"type": "plain_text", "text": f"Duplicados · {name}"[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
     ]
-    for f in report.findings[:MAX_FINDINGS_SHOWN]:
+    for index, f in enumerate(report.findings[:MAX_FINDINGS_SHOWN]):
         label = (
             ":red_circle: certo" if f.confidence == "certain" else ":large_yellow_circle: possível"
         )
@@ -183,7 +231,24 @@ def duplicates_blocks(hub: Hub, report: DuplicateReport) -> tuple[str, list[dict
                 f"\n_Confira antes: cancele um por vez com_ `/hub duplicados cancelar "
                 f"{report.store} {f.duplicates[0].name}`"
             )
+        if len(f.duplicates) > MAX_CANCEL_BUTTONS:
+            body += (
+                f"\n_Botões para os {MAX_CANCEL_BUTTONS} primeiros; os demais pelo cartão "
+                "de cancelamento em lote ou pelo comando `cancelar`._"
+            )
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}})
+        if cancel_buttons:
+            buttons = []
+            for d in f.duplicates[:MAX_CANCEL_BUTTONS]:
+                buttons.append(_cancel_button(report.store, f, d, button_no))
+                button_no += 1
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": f"shopify.dup.{index}",
+                    "elements": buttons,
+                }
+            )
     if len(report.findings) > MAX_FINDINGS_SHOWN:
         blocks.append(
             {
@@ -192,7 +257,8 @@ def duplicates_blocks(hub: Hub, report: DuplicateReport) -> tuple[str, list[dict
                     {
                         "type": "mrkdwn",
                         "text": f"… e mais {len(report.findings) - MAX_FINDINGS_SHOWN} grupo(s). "
-                        f"Lista completa: `chegou-hub shopify duplicates --store {report.store}`.",
+                        "Lista completa no CSV (ou "
+                        f"`chegou-hub shopify duplicates --store {report.store} --json`).",
                     }
                 ],
             }
@@ -200,8 +266,8 @@ def duplicates_blocks(hub: Hub, report: DuplicateReport) -> tuple[str, list[dict
     notes = list(report.warnings)
     if report.findings:
         notes.append(
-            f"Cancelar um pedido: `/hub duplicados cancelar {report.store} #1234`. "
-            f"Simular: `/hub duplicados simular {report.store}`."
+            f"Cancelar um pedido: botão *Cancelar #…* ou `/hub duplicados cancelar "
+            f"{report.store} #1234`. Simular: `/hub duplicados simular {report.store}`."
         )
     if notes:
         blocks.append(
@@ -221,7 +287,27 @@ def _money(entry: IpEntry) -> str:
     return " + ".join(f"{cur} {val:,.2f}" for cur, val in sorted(totals.items()))
 
 
-def ips_blocks(hub: Hub, report: IpReport) -> tuple[str, list[dict[str, Any]]]:
+def _ip_buttons(store: str, ip: str, watching: bool, index: int) -> dict[str, Any]:
+    value = json.dumps({"store": store, "ip": ip}, separators=(",", ":"))
+    buttons: list[dict[str, Any]] = []
+    for target, label in IP_BUTTONS:
+        if target == "watch" and watching:
+            target, label = "remove", "Tirar da observação"
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": f"{IP_MOVE_PREFIX}{target}.{index}",
+                "text": {"type": "plain_text", "text": label},
+                "value": value,
+            }
+        )
+    return {"type": "actions", "block_id": f"{IP_BLOCK_PREFIX}{index}.actions", "elements": buttons}
+
+
+def ips_blocks(
+    hub: Hub, report: IpReport, *, list_buttons: bool = True
+) -> tuple[str, list[dict[str, Any]]]:
+    """The report as Block Kit (≤ 50 blocks): per IP a section and Permitir/Observar/Resolver."""
     name = display_name(hub, report.store)
     text = (
         f"Loja {name}: {len(report.entries)} IP(s) suspeito(s) nos últimos {report.days} dias "
@@ -234,8 +320,8 @@ def ips_blocks(hub: Hub, report: IpReport) -> tuple[str, list[dict[str, Any]]]:
         {"type": "header", "text": {"type": "plain_text", "text": f"IPs suspeitos · {name}"[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
     ]
-    for e in report.entries[:MAX_IPS_SHOWN]:
-        watch = " :eyes: em observação" if e.watching else ""
+    for index, e in enumerate(report.entries[:MAX_IPS_SHOWN]):
+        watch = WATCH_MARK if e.watching else ""
         orders = ", ".join(o.name for o in sorted(e.orders, key=lambda o: o.created_at)[:8])
         more = f" +{len(e.orders) - 8}" if len(e.orders) > 8 else ""
         sources = ", ".join(
@@ -248,14 +334,22 @@ def ips_blocks(hub: Hub, report: IpReport) -> tuple[str, list[dict[str, Any]]]:
             f"fonte: {sources}\n"
             f"Pedidos: {orders}{more}"
         )
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}})
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": f"{IP_BLOCK_PREFIX}{index}",
+                "text": {"type": "mrkdwn", "text": body[:3000]},
+            }
+        )
+        if list_buttons:
+            blocks.append(_ip_buttons(report.store, e.ip, e.watching, index))
     notes = list(report.warnings)
     if len(report.entries) > MAX_IPS_SHOWN:
         notes.append(f"Mostrando {MAX_IPS_SHOWN} de {len(report.entries)}; lista completa no CSV.")
     if report.entries:
         notes.append(
-            f"Mover um IP: `/hub ip permitir|observar|resolver|remover {report.store} <ip>` "
-            "(permitidos e resolvidos saem do relatório)."
+            "Botões: *Permitir* e *Resolver* tiram o IP dos relatórios; *Observar* o mantém "
+            f"marcado. Também: `/hub ip permitir|observar|resolver|remover {report.store} <ip>`."
         )
     if notes:
         blocks.append(
@@ -303,6 +397,47 @@ def ips_csv(hub: Hub, report: IpReport) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def duplicates_csv(hub: Hub, report: DuplicateReport) -> bytes:
+    """Every finding, one line per duplicate order (for lists longer than the message)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "confianca",
+            "criterio",
+            "telefone",
+            "sku",
+            "produto",
+            "pedido_mantido",
+            "mantido_id",
+            "mantido_processado",
+            "duplicado",
+            "duplicado_id",
+            "criado_em",
+            "dias_depois",
+        ]
+    )
+    for f in report.findings:
+        for d in f.duplicates:
+            writer.writerow(
+                [
+                    "certo" if f.confidence == "certain" else "possivel",
+                    f.match,
+                    f.phone,
+                    f.sku or "",
+                    f.title,
+                    f.kept.name,
+                    f.kept.id,
+                    "sim" if f.kept.processed else "nao",
+                    d.name,
+                    d.id,
+                    d.created_at.astimezone(hub.settings.tz).isoformat(),
+                    f"{d.days_after_kept:.2f}",
+                ]
+            )
+    return out.getvalue().encode("utf-8")
+
+
 # --- /hub duplicados --------------------------------------------------------------------------
 @subcommand(
     "duplicados",
@@ -339,6 +474,12 @@ def duplicados(ctx: CommandContext) -> None:
             continue
         text, blocks = duplicates_blocks(ctx.hub, report)
         ctx.post(text, blocks)
+        if len(report.findings) > MAX_FINDINGS_SHOWN:
+            ctx.upload(
+                f"duplicados-{store}-{days}d.csv",
+                duplicates_csv(ctx.hub, report),
+                title=f"Pedidos duplicados · {display_name(ctx.hub, store)} · {days} dias",
+            )
         items = cancel_items(report.certain)
         if not items:
             continue
@@ -443,6 +584,14 @@ def ip(ctx: CommandContext) -> None:
 
 def _move_ip(ctx: CommandContext, verb: str, args: list[str]) -> None:
     if ctx.role < Role.OPERATOR:
+        audit.record(
+            ctx.hub,
+            "refused",
+            actor_id=ctx.user_id,
+            kind=IP_LIST_KIND,
+            channel_id=ctx.channel_id,
+            detail={"reason": "role", "role": ctx.role.name, "via": "command"},
+        )
         raise UsageError("Mover IPs entre listas é para operadores do hub.")
     if len(args) != 2:
         raise UsageError(f"Use `/hub ip {verb} <loja> <ip>`.")
@@ -452,13 +601,33 @@ def _move_ip(ctx: CommandContext, verb: str, args: list[str]) -> None:
     except StoreError as exc:
         raise UsageError(str(exc)) from exc
     target = LIST_VERBS[verb]
-    where = {
-        "allow": "na lista de permitidos (fica fora dos relatórios)",
-        "watch": "em observação (aparece marcado nos relatórios)",
-        "resolved": "na lista de resolvidos (fica fora dos relatórios)",
-        None: "fora de todas as listas",
-    }[target]
-    ctx.reply(f"IP `{normalized}` agora está {where} da loja {display_name(ctx.hub, store)}.")
+    _audit_move(ctx.hub, ctx.user_id, ctx.channel_id, store, normalized, target, via="command")
+    ctx.reply(_moved_text(ctx.hub, store, normalized, target))
+
+
+_WHERE = {
+    "allow": "na lista de permitidos (fica fora dos relatórios)",
+    "watch": "em observação (aparece marcado nos relatórios)",
+    "resolved": "na lista de resolvidos (fica fora dos relatórios)",
+    None: "fora de todas as listas",
+}
+
+
+def _moved_text(hub: Hub, store: str, ip: str, target: str | None) -> str:
+    return f"IP `{ip}` agora está {_WHERE[target]} da loja {display_name(hub, store)}."
+
+
+def _audit_move(
+    hub: Hub, user: str, channel: str | None, store: str, ip: str, target: str | None, via: str
+) -> None:
+    audit.record(
+        hub,
+        "executed",
+        actor_id=user,
+        kind=IP_LIST_KIND,
+        channel_id=channel,
+        detail={"store": store, "ip": ip, "list": target or "none", "via": via},
+    )
 
 
 def _show_lists(ctx: CommandContext, args: list[str]) -> None:
@@ -471,3 +640,184 @@ def _show_lists(ctx: CommandContext, args: list[str]) -> None:
         ips = ", ".join(f"`{i}`" for i in sorted(lists[key])) or "—"
         lines.append(f"• {label.capitalize()}: {ips}")
     ctx.reply("\n".join(lines))
+
+
+# --- buttons: "Cancelar #…" under each finding, Permitir/Observar/Resolver under each IP ------
+def _click_parts(body: dict[str, Any]) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """(user, channel, the action, the container) of a block_actions payload."""
+    user = str((body.get("user") or {}).get("id", ""))
+    container = body.get("container") or {}
+    channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+    action = (body.get("actions") or [{}])[0]
+    return user, channel, action, container
+
+
+def _button_value(action: dict[str, Any]) -> dict[str, Any]:
+    try:
+        value = json.loads(str(action.get("value") or ""))
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not value.get("store"):
+        raise UsageError(
+            "Não consegui ler este botão (mensagem antiga?). Gere o relatório de novo."
+        )
+    return value
+
+
+def cancel_click(hub: Hub, client: Any, body: dict[str, Any], role: Role) -> None:
+    """A "Cancelar #…" click: post the confirmation card for that one order in the thread.
+
+    The card is the same `shopify.cancel_duplicates` action as the bulk one (operator role,
+    single-use claim, re-read before cancelling, the ledger never cancels an order twice).
+    A `possible` duplicate goes alone, which the action allows.
+    """
+    user, channel, action, container = _click_parts(body)
+    value = _button_value(action)
+    order = {key: value.get(key) for key in ("id", "name", "kept_id", "kept_name", "confidence")}
+    message = body.get("message") or {}
+    thread_ts = message.get("thread_ts") or container.get("message_ts")
+    if container.get("is_ephemeral"):
+        thread_ts = None
+    post_proposal(
+        hub,
+        client,
+        cancel.KIND,
+        {"store": value["store"], "orders": [order]},
+        requester=user,
+        channel=channel,
+        thread_ts=thread_ts,
+        role=role,
+    )
+    log.info("cancel card for one order user=%s order=%s", user, order.get("id"))
+
+
+def ip_click(hub: Hub, client: Any, body: dict[str, Any], role: Role) -> None:
+    """Move the IP to allow/watch/resolved (or off the watch list) and update the report."""
+    user, channel, action, container = _click_parts(body)
+    target_key = str(action.get("action_id", "")).split(".")[2]
+    target = None if target_key == "remove" else target_key
+    if role < Role.OPERATOR:
+        audit.record(
+            hub,
+            "refused",
+            actor_id=user,
+            kind=IP_LIST_KIND,
+            channel_id=channel,
+            detail={"reason": "role", "role": role.name, "via": "button"},
+        )
+        raise Refused(
+            f"Mover IPs entre listas é para operadores do hub (seu papel: {role.label}). "
+            "Peça a um operador ou administrador."
+        )
+    value = _button_value(action)
+    try:
+        (store,) = resolve_stores(hub, str(value["store"]))
+        ip = set_ip_list(hub, store, str(value.get("ip", "")), target, user=user)
+    except (StoreError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    _audit_move(hub, user, channel, store, ip, target, via="button")
+    message = body.get("message") or {}
+    ts = container.get("message_ts") or message.get("ts")
+    blocks = message.get("blocks")
+    if blocks and ts and channel and not container.get("is_ephemeral"):
+        section_id = str(action.get("block_id", "")).removesuffix(".actions")
+        client.chat_update(
+            channel=channel,
+            ts=ts,
+            text=str(message.get("text") or "IPs suspeitos"),
+            blocks=report_after_move(blocks, section_id, store, ip, target, user),
+        )
+    client.chat_postEphemeral(channel=channel, user=user, text=_moved_text(hub, store, ip, target))
+
+
+def report_after_move(
+    blocks: list[dict[str, Any]],
+    section_id: str,
+    store: str,
+    ip: str,
+    target: str | None,
+    user: str,
+) -> list[dict[str, Any]]:
+    """The IP report's blocks once `ip` moved: allowed/resolved leave, watch is marked."""
+    out: list[dict[str, Any]] = []
+    index = section_id.removeprefix(IP_BLOCK_PREFIX)
+    for block in blocks:
+        block_id = block.get("block_id")
+        if block_id == section_id:
+            if target in ("allow", "resolved"):
+                label = LIST_LABELS[target]
+                out.append(
+                    {
+                        "type": "context",
+                        "block_id": section_id,
+                        "elements": [
+                            {
+                                "type": "mrkdwn",
+                                "text": f"`{ip}` movido para {label} por <@{user}>.",
+                            }
+                        ],
+                    }
+                )
+                continue
+            text = str(block["text"]["text"]).replace(WATCH_MARK, "", 1)
+            head, sep, tail = text.partition("\n")
+            if target == "watch":
+                head += WATCH_MARK
+            out.append({**block, "text": {**block["text"], "text": head + sep + tail}})
+        elif block_id == f"{section_id}.actions":
+            if target not in ("allow", "resolved") and index.isdigit():
+                out.append(_ip_buttons(store, ip, target == "watch", int(index)))
+        else:
+            out.append(block)
+    return out
+
+
+ClickHandler = Callable[["Hub", Any, dict[str, Any], Role], None]
+
+
+def _run_click(app: HubApp, client: Any, body: dict[str, Any], handler: ClickHandler) -> None:
+    user, channel, action, _ = _click_parts(body)
+    try:
+        handler(app.hub, client, body, app.role_of(user))
+    except (UsageError, Refused) as exc:
+        if channel and user:
+            client.chat_postEphemeral(channel=channel, user=user, text=str(exc))
+    except Exception as exc:
+        from handlers.commands import describe_failure, new_reference
+
+        ref = new_reference()
+        log.exception(
+            "shopify button failed ref=%s action=%s user=%s", ref, action.get("action_id"), user
+        )
+        if channel and user:
+            try:
+                client.chat_postEphemeral(
+                    channel=channel,
+                    user=user,
+                    text=describe_failure(exc, "processar o clique", ref),
+                )
+            except Exception:
+                log.exception("could not report a click failure ref=%s", ref)
+
+
+def register(app: HubApp) -> None:
+    """Bolt listeners for the buttons: ack at once, the work runs in the app's work pool."""
+
+    def submit(client: Any, body: dict[str, Any], handler: ClickHandler) -> None:
+        if app.submit_work(_run_click, app, client, body, handler):
+            return
+        from handlers.commands import BUSY_TEXT
+
+        user, channel, _, _ = _click_parts(body)
+        if channel and user:
+            client.chat_postEphemeral(channel=channel, user=user, text=BUSY_TEXT)
+
+    @app.action(DUP_CANCEL_ACTION)
+    def _cancel_one(ack: Any, body: dict[str, Any], client: Any) -> None:
+        ack()
+        submit(client, body, cancel_click)
+
+    @app.action(IP_MOVE_ACTION)
+    def _move(ack: Any, body: dict[str, Any], client: Any) -> None:
+        ack()
+        submit(client, body, ip_click)

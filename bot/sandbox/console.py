@@ -6,6 +6,7 @@ Line syntax (interactive and in `.hub` tour scripts):
     @hub <texto>                 mention in the current channel (the answer comes in a thread)
     <texto>                      a DM to the bot (its Messages tab)
     !click N                     click the button numbered N in the output
+    !click "<rótulo>"            click the most recently shown button with that label (still there)
     !as <pessoa>                 switch person: admin|operador|viewer, ana|otavio|vera or a U… id
     !channel <#nome|C…>          switch channel (#geral, #alertas, #custos-ia, #shopify, …)
     !home                        open the Home tab
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.render import mrkdwn, render_blocks
-from bot.sandbox.slack_sim import BOT_USER_ID, SimMessage
+from bot.sandbox.slack_sim import BOT_USER_ID, SimMessage, iter_buttons
 from integrations.runtime.harness import Fault
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ HELP = """\
     @hub <texto>                 menção no canal atual (a resposta vem no fio)
     <texto>                      mensagem direta (DM) para o bot
     !click N                     clica no botão numerado [N]
+    !click "<rótulo>"            clica no último botão mostrado com esse rótulo (que ainda exista)
     !as <pessoa>                 troca de pessoa: admin|operador|viewer, ana|otavio|vera ou um id U…
     !channel <#nome|C…>          troca de canal (#geral, #alertas, #custos-ia, #shopify, …)
     !home                        abre a aba Início (Home)
@@ -169,6 +171,16 @@ class Console:
 
     # --- actions ------------------------------------------------------------------------------
     def _click(self, arg: str) -> None:
+        if len(arg) >= 2 and arg[0] == arg[-1] and arg[0] in "\"'":
+            label = arg[1:-1]
+            numbers = [
+                i
+                for i, b in enumerate(self._buttons, 1)
+                if b.label == label and self._still_shown(b)
+            ]
+            if not numbers:
+                raise StepFailed(f"nenhum botão {label!r} visível foi mostrado até agora")
+            arg = str(numbers[-1])
         if not arg.isdigit() or not 1 <= int(arg) <= len(self._buttons):
             raise StepFailed(f"não há botão [{arg}] (botões vistos: {len(self._buttons)})")
         button = self._buttons[int(arg) - 1]
@@ -176,6 +188,16 @@ class Console:
         message = button.source if isinstance(button.source, SimMessage) else None
         self.session.driver.click(button.action_id, user=self.user, message=message)
         self._show_new()
+
+    @staticmethod
+    def _still_shown(button: _Button) -> bool:
+        """False when the button's message was deleted or edited without it (e.g. a used card)."""
+        source = button.source
+        if not isinstance(source, SimMessage):
+            return True
+        if source.deleted:
+            return False
+        return any(e.get("action_id") == button.action_id for _, e in iter_buttons(source.blocks))
 
     def _fault(self, arg: str) -> None:
         parts = shlex.split(arg)

@@ -191,6 +191,141 @@ class ServiceClient:
         _, parsed = self._call(method, path, operation=operation, parse=True, **kwargs)
         return parsed
 
+    @contextmanager
+    def stream_lines(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: Any = None,
+        headers: dict[str, str] | None = None,
+        retry: bool | None = None,
+        cost: float = 1.0,
+        chunk_size: int | None = None,
+    ) -> Iterator[Iterator[bytes]]:
+        """Stream the response body line by line (bytes, without the newline), never buffered.
+
+            with client.stream_lines("GET", url, operation="bulk.download") as lines:
+                for line in lines: ...
+
+        Like `request`: rate limited, recorded (one record per attempt; the successful one when
+        the body has been read or the block exits) and errors mapped to `IntegrationError`s.
+        `chunk_size` None reads what the network delivers (a number makes httpx wait for that
+        many bytes). Never cached. Retried (safe methods, or `retry=True`) only before the
+        first byte reaches the caller: connection errors, timeouts and 429/5xx answers; a
+        failure while reading the body is raised (`NetworkError`/`TimeoutError_`), since lines
+        were already consumed.
+        """
+        method = method.upper()
+        allowed = retry if retry is not None else method in SAFE_METHODS
+        response, (started, t0, attempt) = self._with_retries(
+            allowed,
+            lambda n: self._open_stream(
+                method,
+                path,
+                operation=operation,
+                params=params,
+                headers=headers,
+                cost=cost,
+                attempt=n,
+            ),
+        )
+        recorded = False
+
+        def record(error: IntegrationError | None) -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                self._record(operation, started, t0, response.status_code, error, attempt)
+
+        def lines() -> Iterator[bytes]:
+            pending = b""
+            try:
+                for chunk in response.iter_bytes(chunk_size):
+                    if pending:
+                        chunk = pending + chunk
+                    parts = chunk.split(b"\n")
+                    pending = parts.pop()
+                    yield from parts
+            except httpx.TimeoutException as exc:
+                err: IntegrationError = TimeoutError_(
+                    f"timed out while reading the body ({type(exc).__name__})",
+                    integration=self.integration,
+                    operation=operation,
+                )
+                record(err)
+                raise err from None
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                err = NetworkError(
+                    f"connection lost while reading the body ({type(exc).__name__})",
+                    integration=self.integration,
+                    operation=operation,
+                )
+                record(err)
+                raise err from None
+            if pending:
+                yield pending
+
+        try:
+            yield lines()
+        finally:
+            response.close()
+            record(None)
+
+    def _open_stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: Any,
+        headers: dict[str, str] | None,
+        cost: float,
+        attempt: int,
+    ) -> tuple[httpx.Response, tuple[Any, float, int]]:
+        """One attempt: send, read only the status line and headers, map the errors."""
+        runtime = self.runtime
+        waited = runtime.limiter(self.integration).acquire(cost)
+        if waited:
+            metrics.RATE_LIMIT_WAIT.labels(base_name(self.integration)).inc(waited)
+        clock = runtime.clock
+        started = clock.now()
+        t0 = clock.monotonic()
+        status: int | None = None
+        try:
+            request = self._http.build_request(method, path, params=params, headers=headers)
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                raise TimeoutError_(
+                    f"timed out ({type(exc).__name__})",
+                    integration=self.integration,
+                    operation=operation,
+                ) from None
+            except httpx.TransportError as exc:
+                raise NetworkError(
+                    f"network error ({type(exc).__name__})",
+                    integration=self.integration,
+                    operation=operation,
+                ) from None
+            status = response.status_code
+            if status >= 400:
+                try:
+                    response.read()  # an error body is small; _raise_for_status reads it
+                except httpx.HTTPError:
+                    pass
+                finally:
+                    response.close()
+            self._rate_signals(response)
+            self._raise_for_status(response, operation)
+        except IntegrationError as err:
+            if isinstance(err, RateLimitedError) and err.retry_after:
+                runtime.limiter(self.integration).pause(err.retry_after)
+            self._record(operation, started, t0, status, err, attempt)
+            raise
+        return response, (started, t0, attempt)
+
     def close(self) -> None:
         self._http.close()
 

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from integrations.runtime.errors import (
@@ -278,6 +279,28 @@ class ShopifyClient:
         self, search: str, *, poll_seconds: float = 2.0, timeout: float = 3600
     ) -> list[Order]:
         """Orders via a bulk operation: start, poll `node(id:)`, download and join the JSONL."""
+        url = self._bulk_url(search, poll_seconds=poll_seconds, timeout=timeout)
+        if not url:  # no objects matched
+            return []
+        # Streamed: the JSONL (hundreds of MB for a big store) is never held whole in memory;
+        # each line becomes a typed order as it arrives.
+        with self.http.stream_lines("GET", url, operation="bulk.download") as lines:
+            return list(orders_from_jsonl(lines))
+
+    def bulk_to_file(
+        self, search: str, dest: Path, *, poll_seconds: float = 2.0, timeout: float = 3600
+    ) -> None:
+        """Run a bulk operation and stream its JSONL into `dest` (empty when nothing matched)."""
+        url = self._bulk_url(search, poll_seconds=poll_seconds, timeout=timeout)
+        with dest.open("wb") as out:
+            if not url:
+                return
+            with self.http.stream_lines("GET", url, operation="bulk.download") as lines:
+                for line in lines:
+                    out.write(line)
+                    out.write(b"\n")
+
+    def _bulk_url(self, search: str, *, poll_seconds: float, timeout: float) -> str | None:
         data = self.execute(
             queries.BULK_RUN,
             {"query": queries.bulk_orders_query(search)},
@@ -313,14 +336,21 @@ class ShopifyClient:
                 )
             self.clock.sleep(poll_seconds)
         url = node.get("url")
-        if not url:  # no objects matched
-            return []
-        response = self.http.request("GET", url, operation="bulk.download")
-        return list(orders_from_jsonl(response.iter_lines()))
+        return str(url) if url else None
+
+    def uses_bulk(self, days: int) -> bool:
+        return days > self.hub.settings.shopify_bulk_threshold_days
 
     def fetch_orders(self, days: int, *, now: datetime | None = None) -> FetchResult:
         """Orders created in the last `days` days (cancelled included), pages or bulk."""
         now = now or self.clock.now()
+        search, warnings = self.window_search(days, now)
+        if self.uses_bulk(days):
+            return FetchResult(self.bulk_orders(search), "bulk", warnings)
+        return FetchResult(list(self.iter_orders(search)), "pages", warnings)
+
+    def window_search(self, days: int, now: datetime) -> tuple[str, list[str]]:
+        """The orders search for the last `days` days, and the pt-BR warnings about it."""
         start = now - timedelta(days=days)
         warnings: list[str] = []
         if days > VISIBLE_DAYS_WITHOUT_ALL_ORDERS and "read_all_orders" not in self.access_scopes():
@@ -334,9 +364,7 @@ class ShopifyClient:
             f"created_at:>='{start.strftime('%Y-%m-%dT%H:%M:%SZ')}' "
             f"created_at:<='{now.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
         )
-        if days > self.hub.settings.shopify_bulk_threshold_days:
-            return FetchResult(self.bulk_orders(search), "bulk", warnings)
-        return FetchResult(list(self.iter_orders(search)), "pages", warnings)
+        return search, warnings
 
     def get_order(self, order_id: str) -> Order | None:
         data = self.execute(queries.ORDER_BY_ID, {"id": order_id}, operation="orders.get")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from integrations.shopify.orders import Order
+from integrations.shopify.orders import Order, paused_gc
 from integrations.shopify.phones import digits_of, normalize, suffix
 
 Match = Literal["sku", "variant", "product", "title", "phone_suffix"]
@@ -185,7 +185,43 @@ def _decide(
     return kept, bool(done), dups
 
 
+BlockKey = tuple[str, tuple[str, str]]
+
+
+def block_keys(order: Order, start: datetime, end: datetime) -> list[tuple[BlockKey, str]] | None:
+    """The cheap blocks an order falls in: ((last 7 phone digits, product key), line title).
+
+    None when the order does not count (cancelled or outside the window); an empty list when
+    it counts but cannot match (no usable phone). Orders can only be duplicates of each other
+    if they share a block, so whoever partitions the work only needs these keys.
+    """
+    if order.cancelled_at is not None or order.created_at < start or order.created_at > end:
+        return None
+    if not order.phone:
+        return []
+    digits = digits_of(order.phone)
+    if len(digits) < _BLOCK_DIGITS:
+        return []
+    block = digits[-_BLOCK_DIGITS:]
+    return [((block, key), title) for key, title in product_keys(order).items()]
+
+
 def find_duplicates(
+    orders: Iterable[Order],
+    *,
+    now: datetime,
+    window_days: int = 30,
+    processed_tags: Iterable[str] = DEFAULT_PROCESSED_TAGS,
+    store: str = "",
+) -> DuplicateReport:
+    """The duplicate findings of `orders` (see the module docstring for the rule)."""
+    with paused_gc():  # many small groups: no cycles, no need for the cyclic collector
+        return _find_duplicates(
+            orders, now=now, window_days=window_days, processed_tags=processed_tags, store=store
+        )
+
+
+def _find_duplicates(
     orders: Iterable[Order],
     *,
     now: datetime,
@@ -201,18 +237,13 @@ def find_duplicates(
     titles: dict[tuple[str, str], str] = {}
     scanned = 0
     for order in orders:
-        if order.cancelled_at is not None or order.created_at < start or order.created_at > now:
+        order_blocks = block_keys(order, start, now)
+        if order_blocks is None:
             continue
         scanned += 1
-        if not order.phone:
-            continue
-        digits = digits_of(order.phone)
-        if len(digits) < _BLOCK_DIGITS:
-            continue
-        block = digits[-_BLOCK_DIGITS:]
-        for key, title in product_keys(order).items():
-            blocks[(block, key)].append(order)
-            titles.setdefault(key, title)
+        for block_key, title in order_blocks:
+            blocks[block_key].append(order)
+            titles.setdefault(block_key[1], title)
     report.orders_scanned = scanned
 
     findings: list[Finding] = []

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import json
+import gc
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,31 +147,54 @@ def order_from_node(
     )
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small acyclic objects.
+
+    Orders, line items and the detectors' groups hold no reference cycles (reference counting
+    frees them), but each allocation burst makes the collector re-scan every object still
+    alive: on a million orders that is about half of the parse time. Restores the previous state.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def orders_from_jsonl(lines: Iterable[str | bytes]) -> Iterator[Order]:
     """Join a bulk operation's JSONL: order lines plus `__parentId` child lines.
 
     Children come after their parent but not necessarily adjacent, so orders are emitted once
-    the whole file is read (in file order). Each line becomes a typed object as soon as it is
-    read, so the raw dicts never pile up.
+    the whole file is read (in file order). Each line is decoded with orjson (bytes or str)
+    and becomes a typed object at once, so the raw dicts never pile up; the line items are
+    collected per parent id and attached in one pass at the end.
     """
     parents: list[Order] = []
     children: dict[str, list[LineItem]] = {}
-    decode = _DECODER.raw_decode
-    for raw in lines:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        if not text or text.isspace():
-            continue
-        obj = decode(text.lstrip())[0]
-        parent = obj.get("__parentId")
-        if parent is None:
-            parents.append(order_from_node(obj, ()))
-        else:
-            children.setdefault(parent, []).append(line_from_node(obj))
-    for order in parents:
-        lines_of = children.pop(order.id, None)
-        if lines_of:
-            order.lines = tuple(lines_of)
-        yield order
-
-
-_DECODER = json.JSONDecoder()
+    loads = orjson.loads
+    with paused_gc():
+        for raw in lines:
+            try:
+                obj = loads(raw)
+            except orjson.JSONDecodeError:
+                if not raw or not raw.strip():
+                    continue  # blank line (e.g. the trailing newline)
+                raise
+            parent = obj.get("__parentId")
+            if parent is None:
+                parents.append(order_from_node(obj, ()))
+                continue
+            line = line_from_node(obj)
+            bucket = children.get(parent)
+            if bucket is None:
+                children[parent] = [line]
+            else:
+                bucket.append(line)
+        for order in parents:
+            lines_of = children.pop(order.id, None)
+            if lines_of:
+                order.lines = tuple(lines_of)
+    yield from parents

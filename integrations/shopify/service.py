@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlmodel import select
 
 from bot.db import session_scope
+from integrations.shopify.bulk_detect import DetectParams, detect_file
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.duplicates import DuplicateReport, find_duplicates
 from integrations.shopify.ips import DEFAULT_IP_SOURCES, IpReport, ip_report, normalize_ip
@@ -18,6 +21,7 @@ if TYPE_CHECKING:
     from bot.settings import ShopifyStore
 
 MAX_IP_DAYS = 365
+BulkResult = tuple[DuplicateReport, IpReport]
 ALL_STORES = ("todas", "todos", "all")
 
 
@@ -61,10 +65,32 @@ def client_for(hub: Hub, store: str) -> ShopifyClient:
     return client
 
 
+def _bulk_reports(hub: Hub, store: str, days: int, params: DetectParams) -> BulkResult:
+    """Long windows: the bulk JSONL streamed to a temporary file, detected on every core."""
+    client = client_for(hub, store)
+    search, warnings = client.window_search(days, params.now)
+    with tempfile.TemporaryDirectory(prefix="chegou-shopify-") as tmp:
+        path = Path(tmp) / "orders.jsonl"
+        client.bulk_to_file(search, path)
+        dups, ips = detect_file(path, params)
+    dups.warnings.extend(warnings)
+    ips.warnings.extend(warnings)
+    return dups, ips
+
+
 def duplicates_report(hub: Hub, store: str, days: int | None = None) -> DuplicateReport:
     days = days or hub.settings.shopify_duplicate_window_days
     cfg = hub.settings.shopify_stores[store]
     now = hub.clock.now()
+    if client_for(hub, store).uses_bulk(days):
+        params = DetectParams(
+            now=now,
+            dup_days=days,
+            ip_days=None,
+            processed_tags=tuple(cfg.processed_tags),
+            store=store,
+        )
+        return _bulk_reports(hub, store, days, params)[0]
     fetched = client_for(hub, store).fetch_orders(days, now=now)
     report = find_duplicates(
         fetched.orders,
@@ -84,8 +110,20 @@ def ips_report(hub: Hub, store: str, days: int = 30, min_orders: int = 2) -> IpR
         raise StoreError("O mínimo de pedidos por IP é 2.")
     cfg = hub.settings.shopify_stores[store]
     now = hub.clock.now()
-    fetched = client_for(hub, store).fetch_orders(days, now=now)
     lists = ip_lists(hub, store)
+    if client_for(hub, store).uses_bulk(days):
+        params = DetectParams(
+            now=now,
+            dup_days=None,
+            ip_days=days,
+            min_orders=min_orders,
+            ip_sources=tuple(cfg.ip_sources or DEFAULT_IP_SOURCES),
+            excluded_ips=tuple(lists["allow"] | lists["resolved"]),
+            watched_ips=tuple(lists["watch"]),
+            store=store,
+        )
+        return _bulk_reports(hub, store, days, params)[1]
+    fetched = client_for(hub, store).fetch_orders(days, now=now)
     report = ip_report(
         fetched.orders,
         now=now,

@@ -119,6 +119,30 @@ def test_long_windows_use_the_bulk_path(
     assert sim.shops[BR].throttled == 0
 
 
+def test_bulk_download_is_streamed_recorded_and_retried_before_data(
+    shopify_sim: Sim, make_shop_hub: Callable[..., Hub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, server = shopify_sim
+    hub = make_shop_hub(shopify_bulk_threshold_days=30)
+    client = client_for(hub, "br")
+    server.faults.add(f"/bulk/{BR}/", Fault(status=503), times=1)
+    # The whole-body API is not used for the download any more.
+    original = client.http.request
+
+    def no_buffered_download(method: str, path: str, **kwargs: object) -> object:
+        assert "/bulk/" not in path, "bulk JSONL must be streamed"
+        return original(method, path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(client.http, "request", no_buffered_download)
+    result = client.fetch_orders(120)
+    assert {o.id for o in result.orders} == set(sim.shops[BR].orders)
+    downloads = [r for r in hub.runtime.records if r.operation == "bulk.download"]
+    assert [(r.ok, r.category, r.attempt) for r in downloads] == [
+        (False, "server", 1),
+        (True, None, 2),
+    ]
+
+
 def test_missing_read_all_orders_gives_a_clear_warning(shopify_sim: Sim, shop_hub: Hub) -> None:
     sim, _server = shopify_sim
     sim.shops[BR].scopes.discard("read_all_orders")

@@ -1,0 +1,99 @@
+"""Bulk JSONL → reports on two worker processes: exactly the single-process findings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.hub import Hub
+from integrations.runtime.harness import SimulatorServer
+from integrations.shopify import bulk_detect
+from integrations.shopify.bulk_detect import DetectParams, detect_file, split_ranges
+from integrations.shopify.duplicates import DuplicateReport
+from integrations.shopify.ips import IpReport
+from integrations.shopify.service import client_for, duplicates_report, ips_report, set_ip_list
+from integrations.shopify.simulator import ShopifySimulator
+
+Sim = tuple[ShopifySimulator, SimulatorServer]
+
+
+def summary(dups: DuplicateReport, ips: IpReport) -> dict[str, Any]:
+    return {
+        "findings": [
+            (f.confidence, f.match, f.phone, f.title, f.sku, f.kept, f.duplicates)
+            for f in dups.findings
+        ],
+        "dup_scanned": dups.orders_scanned,
+        "ips": [
+            (e.ip, [o.id for o in e.orders], e.sources, e.customers, e.totals, e.watching)
+            for e in ips.entries
+        ],
+        "ip_counts": (ips.orders_scanned, ips.orders_without_ip, ips.excluded),
+        "warnings": (dups.warnings, ips.warnings),
+    }
+
+
+def test_split_ranges_cut_at_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"".join(f'{{"n": {i}}}\n'.encode() for i in range(1000)))
+    ranges = split_ranges(path, 3)
+    assert ranges[0][0] == 0 and ranges[-1][1] == path.stat().st_size
+    assert all(a[1] == b[0] for a, b in pairwise(ranges))
+    data = path.read_bytes()
+    assert all(data[end - 1 : end] == b"\n" for _, end in ranges)
+
+
+def test_two_workers_give_the_single_process_reports(
+    shopify_sim: Sim,
+    make_shop_hub: Callable[..., Hub],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hub = make_shop_hub()
+    client = client_for(hub, "br")
+    path = tmp_path / "orders.jsonl"
+    now = hub.clock.now()
+    search, _ = client.window_search(120, now)
+    client.bulk_to_file(search, path)
+    # Children after another order (not adjacent), as Shopify writes them; make the cut fall
+    # between an order and its line items so the cross-worker join is exercised.
+    lines = path.read_bytes().splitlines()
+    assert any(b"__parentId" in line for line in lines)
+    params = DetectParams(now=now, dup_days=30, ip_days=90, watched_ips=("187.45.210.77",))
+    single = detect_file(path, params, workers=1)
+    monkeypatch.setattr(bulk_detect, "MIN_PARALLEL_BYTES", 0)
+    first_child = next(i for i, line in enumerate(lines) if b"__parentId" in line)
+    monkeypatch.setattr(
+        bulk_detect,
+        "split_ranges",
+        lambda p, parts: [
+            (0, sum(len(x) + 1 for x in lines[:first_child])),
+            (sum(len(x) + 1 for x in lines[:first_child]), p.stat().st_size),
+        ],
+    )
+    parallel = detect_file(path, params, workers=2)
+    assert single[0].findings and single[1].entries
+    assert summary(*parallel) == summary(*single)
+    # The setup really split an order (before the cut) from its line item (after it).
+    parent = json.loads(lines[first_child])["__parentId"].encode()
+    assert any(parent in line and b"__parentId" not in line for line in lines[:first_child])
+
+
+def test_service_bulk_path_matches_the_paged_path(
+    shopify_sim: Sim, make_shop_hub: Callable[..., Hub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paged = make_shop_hub(shopify_bulk_threshold_days=365)
+    bulk = make_shop_hub(shopify_bulk_threshold_days=10)
+    set_ip_list(paged, "br", "187.45.210.77", "resolved")  # same engine: both hubs see it
+    monkeypatch.setattr(bulk_detect, "MIN_PARALLEL_BYTES", 0)  # two workers even here
+    by_pages = summary(duplicates_report(paged, "br", 30), ips_report(paged, "br", 60, 2))
+    by_bulk = summary(duplicates_report(bulk, "br", 30), ips_report(bulk, "br", 60, 2))
+    assert by_bulk == by_pages
+    assert by_bulk["ip_counts"][2] == 1  # the resolved IP was left out on both paths
+    downloads = [r for r in bulk.runtime.records if r.operation == "bulk.download"]
+    assert len(downloads) == 2 and all(r.ok for r in downloads)
