@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -450,3 +451,20 @@ def test_a_rejected_continuation_keeps_the_partial_answer(
     text = fake_slack.reply_text()
     assert text.startswith("Metade da resposta") and "cortada" in text
     assert _requests(ahub)[0].status == "cut"
+
+
+def test_refused_key_is_answered_per_category_and_logged_without_traceback(
+    ahub: Hub,
+    sim: ClaudeSimulator,
+    fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim.api_key = "sk-ant-another-key"
+    with caplog.at_level(logging.INFO, logger="bot.assistant"):
+        answer(ahub, fake_slack, mention("oi"))
+    text = fake_slack.reply_text()
+    assert "Claude (assistente) recusou as credenciais configuradas" in text
+    [req] = _requests(ahub)
+    assert req.status == "failed" and req.error_category == "auth" and req.ref_id in text
+    [record] = [r for r in caplog.records if "assistant failed" in r.getMessage()]
+    assert record.levelno == logging.WARNING and not record.exc_info
