@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import col, select
 
 from bot.db import session_scope
+from integrations.runtime.errors import category_label
 from jobs.models import Incident
 from jobs.registry import JobContext, JobOutcome, Signal, detector, scheduled
 
@@ -35,15 +36,6 @@ if TYPE_CHECKING:
 
 RATE_LIMIT_WINDOW = timedelta(minutes=15)
 PREFIXES = ("runtime.down:", "runtime.latency:", "runtime.rate_limit:")
-CATEGORY_PT = {
-    "timeout": "tempo esgotado",
-    "network": "erro de rede",
-    "auth": "credencial recusada",
-    "rate_limit": "limite de requisições (429)",
-    "server": "erro no servidor (5xx)",
-    "client": "requisição recusada",
-    "bad_response": "resposta inválida",
-}
 
 
 def health_signals(
@@ -57,7 +49,7 @@ def health_signals(
 
     limit = settings.alert_consecutive_failures
     down = stats.consecutive_failures > limit
-    category = CATEGORY_PT.get(stats.last_error_category or "", stats.last_error_category or "?")
+    category = category_label(stats.last_error_category)
     down_text = (
         f"{stats.consecutive_failures} falhas seguidas (limite {limit}); último erro: "
         f"{category} em {hhmm(stats.last_error_at)}. Última resposta boa: "
@@ -130,24 +122,16 @@ def watched_integrations(hub: Hub) -> list[str]:
     return sorted(names)
 
 
-def _display_name(name: str) -> str:
-    from integrations.runtime.registry import all_integrations
-
-    for integration in all_integrations():
-        if integration.name == name:
-            return integration.display_name
-    return name
-
-
 @detector("runtime.health")
 def runtime_health(hub: Hub) -> list[Signal]:
     from integrations.runtime.health import integration_stats
+    from integrations.runtime.registry import display_name
 
     now = hub.clock.now()
     signals: list[Signal] = []
     for name in watched_integrations(hub):
         stats = integration_stats(hub, name)
-        signals += health_signals(stats, hub.settings, now, _display_name(name))
+        signals += health_signals(stats, hub.settings, now, display_name(name))
     return signals
 
 

@@ -114,7 +114,7 @@ def category_for_status(status: int) -> Category:
 
 
 # Short pt-BR names of the categories (alerts, status views).
-CATEGORY_LABELS_PT: dict[Category, str] = {
+CATEGORY_LABELS_PT: dict[str, str] = {
     "timeout": "tempo esgotado",
     "network": "erro de rede",
     "auth": "credencial recusada",
@@ -123,6 +123,13 @@ CATEGORY_LABELS_PT: dict[Category, str] = {
     "client": "requisição recusada",
     "bad_response": "resposta inválida",
 }
+
+
+def category_label(category: str | None) -> str:
+    """The pt-BR label of a recorded category ("?" when there is none)."""
+    if not category:
+        return "?"
+    return CATEGORY_LABELS_PT.get(category, category)
 
 
 def user_message(exc: IntegrationError, display: str | None = None) -> str:

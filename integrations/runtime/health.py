@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 
 from bot.logging_setup import REDACTOR
+from integrations.runtime.errors import category_label
 from integrations.runtime.recorder import CallRecord, counts_as_failure
 from integrations.runtime.registry import CheckResult, HealthStatus, Integration
 
@@ -296,7 +297,7 @@ def evaluate(
     if stats.consecutive_failures >= threshold:
         fails.append(
             f"{stats.consecutive_failures} falhas seguidas "
-            f"(última: {stats.last_error_category}; limite {threshold})"
+            f"(última: {category_label(stats.last_error_category)}; limite {threshold})"
         )
     if check is not None and check.status == "fail":
         fails.append(
