@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.notify import SlackNotifier
 from bot.security.confirmations import Refused
 from bot.security.roles import Role
 from handlers.registry import SUBCOMMANDS, Subcommand, UsageError, subcommand
@@ -141,11 +142,7 @@ class SlackCommandContext:
     def post(
         self, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None
     ) -> str | None:
-        response = self.client.chat_postMessage(
-            channel=self.channel_id, text=text, blocks=blocks, thread_ts=thread_ts
-        )
-        ts = response.get("ts")
-        return str(ts) if ts else None
+        return SlackNotifier(self.client).post(self.channel_id, text, blocks, thread_ts)
 
     def upload(
         self,
@@ -156,13 +153,8 @@ class SlackCommandContext:
         comment: str | None = None,
         thread_ts: str | None = None,
     ) -> None:
-        self.client.files_upload_v2(
-            channel=self.channel_id,
-            filename=filename,
-            content=content,
-            title=title or filename,
-            initial_comment=comment,
-            thread_ts=thread_ts,
+        SlackNotifier(self.client).upload(
+            self.channel_id, filename, content, title=title, comment=comment, thread_ts=thread_ts
         )
 
     def propose(self, kind: str, args: dict[str, Any]) -> None:
