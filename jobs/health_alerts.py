@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from bot.settings import Settings
     from integrations.runtime.health import IntegrationStats
 
-RATE_LIMIT_WINDOW = timedelta(minutes=15)
+RATE_LIMIT_MINUTES = 15
+RATE_LIMIT_WINDOW = timedelta(minutes=RATE_LIMIT_MINUTES)
 PREFIXES = ("runtime.down:", "runtime.latency:", "runtime.rate_limit:")
 
 
@@ -76,33 +77,29 @@ def health_signals(
         f"{display_name} respondeu 429 (limite de requisições) em {hhmm(limited_at)}. O hub "
         "espaça as chamadas sozinho; se repetir, reduza a frequência dos relatórios."
         if limited
-        else f"Nenhum 429 de {display_name} nos últimos {RATE_LIMIT_WINDOW.seconds // 60} min."
+        else f"Nenhum 429 de {display_name} nos últimos {RATE_LIMIT_MINUTES} min."
     )
+
+    def signal(kind: str, active: bool, title: str, text: str, **details: object) -> Signal:
+        return Signal(
+            key=f"runtime.{kind}:{name}",
+            active=active,
+            title=f"{display_name} {title}",
+            text=text,
+            severity="critical" if kind == "down" else "warning",
+            details={"integration": name, **details},
+        )
+
     return [
-        Signal(
-            key=f"runtime.down:{name}",
-            active=down,
-            title=f"{display_name} fora do ar",
-            text=down_text,
-            severity="critical",
-            details={"integration": name, "consecutive_failures": stats.consecutive_failures},
+        signal(
+            "down",
+            down,
+            "fora do ar",
+            down_text,
+            consecutive_failures=stats.consecutive_failures,
         ),
-        Signal(
-            key=f"runtime.latency:{name}",
-            active=slow,
-            title=f"{display_name} lento",
-            text=slow_text,
-            severity="warning",
-            details={"integration": name, "last_latency_ms": stats.last_latency_ms},
-        ),
-        Signal(
-            key=f"runtime.rate_limit:{name}",
-            active=limited,
-            title=f"{display_name} limitou as requisições",
-            text=limited_text,
-            severity="warning",
-            details={"integration": name},
-        ),
+        signal("latency", slow, "lento", slow_text, last_latency_ms=stats.last_latency_ms),
+        signal("rate_limit", limited, "limitou as requisições", limited_text),
     ]
 
 
