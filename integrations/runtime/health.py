@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 
 from bot.logging_setup import REDACTOR
-from integrations.runtime.errors import category_label
+from integrations.runtime.errors import IntegrationError, category_label
 from integrations.runtime.recorder import CallRecord, counts_as_failure
 from integrations.runtime.registry import CheckResult, HealthStatus, Integration
 
@@ -267,6 +267,8 @@ def _probe(hub: Hub, integration: Integration) -> CheckResult | None:
         log.warning(
             "health probe raised integration=%s error=%s", integration.name, type(exc).__name__
         )
+        if isinstance(exc, IntegrationError):  # shown in /hub status: the pt-BR category
+            return CheckResult("fail", category_label(exc.category))
         return CheckResult("fail", REDACTOR.scrub(f"{type(exc).__name__}: {exc}")[:300])
 
 
