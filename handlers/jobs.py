@@ -20,7 +20,6 @@ OUTCOME_PT = {
     "running": "⏳ rodando",
     "missed": "⏭️ perdida (atraso acima da tolerância)",
 }
-SEVERITY_EMOJI = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
 
 def _when(hub: Hub, when: datetime | None) -> str:
@@ -209,6 +208,8 @@ def alerts_command(ctx: CommandContext) -> None:
 
 
 def _incident_line(hub: Hub, incident: Incident) -> str:
+    from jobs.alerts import SEVERITY_EMOJI
+
     emoji = SEVERITY_EMOJI.get(incident.severity, "⚠️")
     first = incident.text.splitlines()[0] if incident.text else ""
     line = f"{emoji} *{incident.title}* — desde {_when(hub, incident.opened_at)} (#{incident.id})"
