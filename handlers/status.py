@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from bot.hub import Hub
     from handlers.registry import CommandContext
     from integrations.runtime.health import HealthReport, IntegrationStats
+    from integrations.runtime.registry import HealthStatus
 
 log = logging.getLogger(__name__)
 
-STATUS_LABELS = {
+STATUS_LABELS: dict[str, tuple[str, str]] = {
     "pass": (":large_green_circle:", "funcionando"),
     "warn": (":large_yellow_circle:", "instável"),
     "fail": (":red_circle:", "com falha"),
@@ -32,7 +33,7 @@ STATUS_LABELS = {
 class HealthRow:
     name: str
     display_name: str
-    status: str
+    status: HealthStatus
     detail: str
     numbers: str = ""  # the window's figures, empty without calls
 
@@ -71,6 +72,7 @@ def _from_registry(hub: Hub) -> list[HealthRow]:
     for integration in all_integrations():
         configured = integration.is_configured(hub.settings)
         errors = integration.config_errors(hub.settings) if configured else []
+        status: HealthStatus
         if not configured:
             status, detail = "not_configured", integration.how_to_configure
         elif errors:
