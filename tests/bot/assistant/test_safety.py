@@ -21,6 +21,7 @@ from bot.security.confirmations import (
 from bot.security.models import PendingAction
 from bot.security.roles import Role
 from integrations.claude.sandbox import API_KEY, ClaudeSimulator, Reply
+from integrations.runtime.errors import AuthError
 from integrations.runtime.tools import Tool, ToolContext
 from tests.bot.assistant.conftest import FakeSlack, mention, request_text, tool_results
 
@@ -170,6 +171,22 @@ def test_the_model_never_sees_secrets(
     for body in sim.requests:
         assert API_KEY not in request_text(body)
     assert "[redacted]" in tool_results(sim.requests[1])[0]["content"]
+
+
+def test_a_failing_integration_reaches_the_model_as_its_pt_br_cause(
+    ahub: Hub, sim: ClaudeSimulator, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(_ctx: ToolContext, _args: dict[str, Any]) -> Any:
+        raise AuthError("401 Bearer sk-admin-0123456789abcdefghij", status_code=401)
+
+    tool = Tool("spend", "Gastos", {"type": "object"}, refused, integration="openai")
+    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: [tool])
+    sim.script(Reply.tool("spend", {}), Reply.text("A OpenAI recusou a chave."))
+    answer(ahub, fake_slack, mention("quanto gastamos?"))
+    [result] = tool_results(sim.requests[1])
+    assert result["is_error"] is True
+    assert "OpenAI (custos e uso) recusou as credenciais configuradas" in result["content"]
+    assert "sk-admin" not in result["content"] and "401" not in result["content"]
 
 
 def test_stand_in_never_calls_proposal_tools_even_when_asked(
