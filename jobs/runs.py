@@ -483,9 +483,12 @@ class JobRunner:
 
 
 def _error_text(exc: BaseException) -> str:
-    """The error as stored and shown: type and message, never a traceback."""
+    """The error as stored and shown (alerts, /hub jobs): type and message with secrets
+    scrubbed, never a traceback."""
+    from bot.logging_setup import REDACTOR
+
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return text[:MAX_ERROR_CHARS]
+    return REDACTOR.scrub(text)[:MAX_ERROR_CHARS]
 
 
 def _dead_letter_signal(
