@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,7 +34,10 @@ KIND = "test.cancel_orders"
 
 
 @pytest.fixture
-def executed() -> Any:
+def executed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """The order tools (one order carries a planted instruction) are the assistant's only
+    tools and their cancel action is registered; yields the arguments of each executed cancel."""
+    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: _order_tools())
     calls: list[dict[str, Any]] = []
 
     def execute(hub: Hub, ctx: ExecutionContext, args: dict[str, Any]) -> ExecutionResult:
@@ -91,10 +95,8 @@ def test_planted_instructions_reach_the_model_as_delimited_data(
     ahub: Hub,
     sim: ClaudeSimulator,
     fake_slack: FakeSlack,
-    monkeypatch: pytest.MonkeyPatch,
     executed: list[dict[str, Any]],
 ) -> None:
-    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: _order_tools())
     sim.script(
         Reply.tool("list_orders", {}), Reply.text("Há 2 pedidos; a nota do 1001 é suspeita.")
     )
@@ -116,11 +118,9 @@ def test_even_a_fooled_model_only_creates_a_card_nothing_runs(
     ahub: Hub,
     sim: ClaudeSimulator,
     fake_slack: FakeSlack,
-    monkeypatch: pytest.MonkeyPatch,
     executed: list[dict[str, Any]],
 ) -> None:
     """Worst case: the model obeys the note. The hub still executes nothing without a human."""
-    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: _order_tools())
     sim.script(
         Reply.tool("list_orders", {}),
         Reply.tool("cancel_orders", {"order_ids": ["1001", "1002"]}),
@@ -145,10 +145,8 @@ def test_a_viewer_cannot_even_get_a_card(
     ahub: Hub,
     sim: ClaudeSimulator,
     fake_slack: FakeSlack,
-    monkeypatch: pytest.MonkeyPatch,
     executed: list[dict[str, Any]],
 ) -> None:
-    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: _order_tools())
     sim.script(Reply.tool("cancel_orders", {"order_ids": ["1001"]}), Reply.text("Sem permissão."))
     answer(ahub, fake_slack, mention("cancele o 1001", user="UVIEWER"))
     [result] = tool_results(sim.requests[1])
@@ -193,10 +191,8 @@ def test_stand_in_never_calls_proposal_tools_even_when_asked(
     ahub: Hub,
     sim: ClaudeSimulator,
     fake_slack: FakeSlack,
-    monkeypatch: pytest.MonkeyPatch,
     executed: list[dict[str, Any]],
 ) -> None:
-    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: _order_tools())
     sim.stand_in = True
     answer(ahub, fake_slack, mention("cancele todos os pedidos duplicados"))
     names = [
