@@ -21,7 +21,7 @@ from bot.notify import SlackNotifier
 from bot.security.confirmations import Refused
 from bot.security.roles import Role
 from handlers.registry import SUBCOMMANDS, Subcommand, UsageError, subcommand
-from integrations.runtime.errors import IntegrationError
+from integrations.runtime.errors import IntegrationError, NotConfigured, user_message
 
 if TYPE_CHECKING:
     from slack_bolt import Ack
@@ -45,13 +45,11 @@ def new_reference() -> str:
 
 def describe_failure(exc: BaseException, what: str, ref: str) -> str:
     """The pt-BR text a person sees when `what` failed (never a trace)."""
-    from integrations.runtime import errors
-
     tail = f"\nReferência: `{ref}` (informe-a a um administrador se o problema continuar)."
-    if isinstance(exc, errors.NotConfigured):
+    if isinstance(exc, NotConfigured):
         return f"{exc}{tail}"
-    if isinstance(exc, errors.IntegrationError):
-        return f"Não consegui {what}: {errors.user_message(exc)}{tail}"
+    if isinstance(exc, IntegrationError):
+        return f"Não consegui {what}: {user_message(exc)}{tail}"
     slack_error = _slack_error_code(exc)
     if slack_error == "not_in_channel":
         return (
