@@ -565,40 +565,28 @@ def check_settings(settings: Settings, problems: Sequence[Problem] = ()) -> Conf
 
     registered, notes = _registered()
     problems = problems + [Problem("", n) for n in notes]
-    statuses: list[IntegrationStatus] = []
-    claimed: set[str] = set()
-    for integ in registered:
-        claimed.add(integ.name)
-        claimed.update(integ.settings_fields)
-        statuses.append(
-            _status_for(
-                name=integ.name,
-                display_name=integ.display_name,
-                fields=integ.settings_fields,
-                is_configured=integ.is_configured,
-                config_errors=integ.config_errors,
-                how_to_configure=integ.how_to_configure,
-                settings=settings,
-                bad=bad,
-                settings_only=False,
-            )
+    # A settings-only service is listed unless a registered integration claims its settings.
+    claimed = {field for integ in registered for field in (integ.name, *integ.settings_fields)}
+    unclaimed = [
+        svc
+        for svc in SETTINGS_ONLY_SERVICES
+        if svc.name not in claimed and not claimed.intersection(svc.credentials)
+    ]
+    sources: list[Integration | SettingsOnlyService] = [*registered, *unclaimed]
+    statuses = [
+        _status_for(
+            name=source.name,
+            display_name=source.display_name,
+            fields=source.settings_fields,
+            is_configured=source.is_configured,
+            config_errors=source.config_errors,
+            how_to_configure=source.how_to_configure,
+            settings=settings,
+            bad=bad,
+            settings_only=isinstance(source, SettingsOnlyService),
         )
-    for svc in SETTINGS_ONLY_SERVICES:
-        if svc.name in claimed or claimed.intersection(svc.credentials):
-            continue
-        statuses.append(
-            _status_for(
-                name=svc.name,
-                display_name=svc.display_name,
-                fields=svc.settings_fields,
-                is_configured=svc.is_configured,
-                config_errors=svc.config_errors,
-                how_to_configure=svc.how_to_configure,
-                settings=settings,
-                bad=bad,
-                settings_only=True,
-            )
-        )
+        for source in sources
+    ]
     # Problems already shown under an integration are not repeated in the general list.
     shown = {f for s in statuses for f in _fields_of(s, registered)}
     general = [p for p in problems if p.field not in shown]

@@ -44,9 +44,11 @@ REDACTED = "***"
 # Secrets shorter than this are not registered: scrubbing "abc" everywhere would mangle logs.
 MIN_SECRET_LENGTH = 6
 # Well-known credential shapes, scrubbed even if nobody registered them.
+# Slack's response_url and webhook URLs carry their credential in the path (the host stays).
 _TOKEN_SHAPES = re.compile(
     r"\b(?:xox[abposr]-[A-Za-z0-9-]{8,}|xapp-[A-Za-z0-9-]{8,}"
-    r"|sk-(?:ant-|admin-|proj-)?[A-Za-z0-9_-]{16,}|shp(?:at|ss|ca|pa)_[A-Fa-f0-9]{16,})"
+    r"|sk-(?:ant-|admin-|proj-)?[A-Za-z0-9_-]{16,}|shp(?:at|ss|ca|pa)_[A-Fa-f0-9]{16,}"
+    r"|(?<=hooks\.slack\.com/)(?:commands|services|actions|workflows|triggers)/[\w/-]+)"
 )
 
 

@@ -4,7 +4,10 @@ The listener only parses the text and acks (an unknown subcommand is answered in
 itself, since that needs nothing slow); everything else runs in the work pool after the ack:
 role check, the handler, and the reply through the command's `response_url` (falling back to
 `chat.postEphemeral`). Every failure reaches the user in pt-BR with a reference id that is
-also in the log; `UsageError` becomes its message plus the subcommand's usage.
+also in the log; `UsageError` becomes its message plus the subcommand's usage. An
+`IntegrationError` is an expected upstream failure: its category's message
+(`integrations.runtime.errors.user_message`) and a WARNING without traceback; anything else is
+logged at ERROR with its traceback.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.notify import SlackNotifier
 from bot.security.confirmations import Refused
 from bot.security.roles import Role
 from handlers.registry import SUBCOMMANDS, Subcommand, UsageError, subcommand
+from integrations.runtime.errors import IntegrationError, NotConfigured, user_message
 
 if TYPE_CHECKING:
     from slack_bolt import Ack
@@ -40,34 +45,11 @@ def new_reference() -> str:
 
 def describe_failure(exc: BaseException, what: str, ref: str) -> str:
     """The pt-BR text a person sees when `what` failed (never a trace)."""
-    from integrations.runtime import errors
-
     tail = f"\nReferência: `{ref}` (informe-a a um administrador se o problema continuar)."
-    if isinstance(exc, errors.NotConfigured):
+    if isinstance(exc, NotConfigured):
         return f"{exc}{tail}"
-    if isinstance(exc, errors.AuthError):
-        name = exc.integration or "a integração"
-        return (
-            f"Não consegui {what}: {name} recusou as credenciais configuradas. Um administrador "
-            f"precisa renovar o token (veja `/hub status`).{tail}"
-        )
-    if isinstance(exc, errors.RateLimitedError):
-        wait = f" em {int(exc.retry_after)} s" if exc.retry_after else " em alguns minutos"
-        return (
-            f"Não consegui {what}: {exc.integration or 'o serviço'} pediu para esperarmos "
-            f"(limite de requisições). Tente de novo{wait}.{tail}"
-        )
-    if isinstance(
-        exc,
-        errors.TimeoutError_
-        | errors.NetworkError
-        | errors.UpstreamUnavailable
-        | errors.BadResponse,
-    ):
-        return (
-            f"Não consegui {what}: {exc.integration or 'o serviço'} está indisponível ou "
-            f"respondeu de forma inesperada. Tente de novo em alguns minutos.{tail}"
-        )
+    if isinstance(exc, IntegrationError):
+        return f"Não consegui {what}: {user_message(exc)}{tail}"
     slack_error = _slack_error_code(exc)
     if slack_error == "not_in_channel":
         return (
@@ -158,11 +140,7 @@ class SlackCommandContext:
     def post(
         self, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None
     ) -> str | None:
-        response = self.client.chat_postMessage(
-            channel=self.channel_id, text=text, blocks=blocks, thread_ts=thread_ts
-        )
-        ts = response.get("ts")
-        return str(ts) if ts else None
+        return SlackNotifier(self.client).post(self.channel_id, text, blocks, thread_ts)
 
     def upload(
         self,
@@ -173,13 +151,8 @@ class SlackCommandContext:
         comment: str | None = None,
         thread_ts: str | None = None,
     ) -> None:
-        self.client.files_upload_v2(
-            channel=self.channel_id,
-            filename=filename,
-            content=content,
-            title=title or filename,
-            initial_comment=comment,
-            thread_ts=thread_ts,
+        SlackNotifier(self.client).upload(
+            self.channel_id, filename, content, title=title, comment=comment, thread_ts=thread_ts
         )
 
     def propose(self, kind: str, args: dict[str, Any]) -> None:
@@ -240,6 +213,23 @@ def run_subcommand(ctx: SlackCommandContext, spec: Subcommand, app: HubApp | Non
         _safe_reply(ctx, f"{exc}\n{usage_text(spec)}")
     except Refused as exc:
         _safe_reply(ctx, str(exc))
+    except IntegrationError as exc:
+        # An expected upstream failure (already recorded by the runtime): no traceback.
+        ref = new_reference()
+        log.warning(
+            "command failed upstream ref=%s command=%s user=%s channel=%s integration=%s "
+            "operation=%s category=%s status=%s error=%s",
+            ref,
+            spec.name,
+            ctx.user_id,
+            ctx.channel_id,
+            exc.integration,
+            exc.operation,
+            exc.category,
+            exc.status_code,
+            exc,
+        )
+        _safe_reply(ctx, describe_failure(exc, what, ref))
     except Exception as exc:
         ref = new_reference()
         log.exception(

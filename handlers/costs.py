@@ -139,7 +139,7 @@ def report_view(
     )
     if report.hub_responses:
         summary += (
-            f"\n*Chegou Hub (assistente):* {money(report.hub_cost)} em "
+            f"\n*{VENDOR_NAMES['hub']}:* {money(report.hub_cost)} em "
             f"{report.hub_responses} respostas (estimado; já faz parte da conta Anthropic "
             "quando a chave do assistente é da mesma organização)"
         )

@@ -7,7 +7,6 @@ Quick-action buttons run a `/hub` subcommand and answer in the person's DM.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -40,28 +39,20 @@ SUGGESTED_PROMPTS = [
 
 
 def _open_alerts(hub: Hub) -> list[str] | None:
-    """One line per open incident, or None when the alerts module is not available."""
-    try:
-        open_incidents = importlib.import_module("jobs.alerts").open_incidents
-    except (ImportError, AttributeError):
-        return None
+    """One line per open incident, or None when they could not be read."""
+    from jobs.alerts import SEVERITY_PT, open_incidents
+
     try:
         incidents = open_incidents(hub)
     except Exception:
         log.exception("open_incidents failed; Home tab shows no alerts")
         return None
-    lines = []
-    for incident in incidents:
-        title = getattr(incident, "title", None) or str(incident)
-        parts = []
-        severity = getattr(incident, "severity", None)
-        if severity:
-            parts.append(str(severity))
-        opened = getattr(incident, "opened_at", None)
-        if opened is not None:
-            parts.append("desde " + opened.astimezone(hub.settings.tz).strftime("%d/%m %H:%M"))
-        lines.append(f"*{title}*" + (f" ({', '.join(parts)})" if parts else ""))
-    return lines
+    tz = hub.settings.tz
+    return [
+        f"*{incident.title}* ({SEVERITY_PT.get(incident.severity, incident.severity)}, "
+        f"desde {incident.opened_at.astimezone(tz).strftime('%d/%m %H:%M')})"
+        for incident in incidents
+    ]
 
 
 def home_view(hub: Hub, user_id: str, role: Role) -> dict[str, Any]:
@@ -94,7 +85,7 @@ def home_view(hub: Hub, user_id: str, role: Role) -> dict[str, Any]:
     blocks.append({"type": "header", "text": {"type": "plain_text", "text": "Alertas abertos"}})
     alerts = _open_alerts(hub)
     if alerts is None:
-        alert_text = "_Os alertas ainda não estão disponíveis nesta instalação._"
+        alert_text = "_Não consegui ler os alertas agora; tente `/hub alerts`._"
     elif not alerts:
         alert_text = ":white_check_mark: Nenhum alerta aberto."
     else:

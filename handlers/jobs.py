@@ -20,7 +20,6 @@ OUTCOME_PT = {
     "running": "⏳ rodando",
     "missed": "⏭️ perdida (atraso acima da tolerância)",
 }
-SEVERITY_EMOJI = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
 
 def _when(hub: Hub, when: datetime | None) -> str:
@@ -149,9 +148,8 @@ def _dead_letters(ctx: CommandContext) -> None:
     if not letters:
         ctx.reply("✅ Nenhuma falha aguardando reprocessamento.")
         return
-    lines = [_letter_line(ctx.hub, letter) for letter in letters[:20]]
-    more = f"\n…e mais {len(letters) - 20}." if len(letters) > 20 else ""
-    text = "\n".join(lines) + more + "\nReprocesse com `/hub jobs retry <id>`."
+    lines = _capped([_letter_line(ctx.hub, letter) for letter in letters])
+    text = lines + "\nReprocesse com `/hub jobs retry <id>`."
     ctx.reply(text, [_section(text[:3000])])
 
 
@@ -179,6 +177,12 @@ def _result_text(hub: Hub, result: RunResult) -> str:
     return f"❌ {job} falhou: `{result.error}`.{retry}"
 
 
+def _capped(lines: list[str], most: int = 20) -> str:
+    """The first `most` lines, then how many were left out."""
+    more = f"\n…e mais {len(lines) - most}." if len(lines) > most else ""
+    return "\n".join(lines[:most]) + more
+
+
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
@@ -198,13 +202,14 @@ def alerts_command(ctx: CommandContext) -> None:
     if not incidents:
         ctx.reply("✅ Nenhum alerta aberto.")
         return
-    lines = [_incident_line(ctx.hub, incident) for incident in incidents[:20]]
-    more = f"\n…e mais {len(incidents) - 20}." if len(incidents) > 20 else ""
-    text = f"*{len(incidents)} alerta(s) aberto(s)*\n" + "\n".join(lines) + more
+    lines = _capped([_incident_line(ctx.hub, incident) for incident in incidents])
+    text = f"*{len(incidents)} alerta(s) aberto(s)*\n{lines}"
     ctx.reply(text, [_section(text[:3000])])
 
 
 def _incident_line(hub: Hub, incident: Incident) -> str:
+    from jobs.alerts import SEVERITY_EMOJI
+
     emoji = SEVERITY_EMOJI.get(incident.severity, "⚠️")
     first = incident.text.splitlines()[0] if incident.text else ""
     line = f"{emoji} *{incident.title}* — desde {_when(hub, incident.opened_at)} (#{incident.id})"

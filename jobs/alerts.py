@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 Action = Literal["opened", "reminded", "closed", "unchanged"]
 SEVERITY_EMOJI = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+SEVERITY_PT = {"critical": "crítico", "warning": "aviso", "info": "informativo"}
 
 
 @dataclass

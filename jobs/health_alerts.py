@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import col, select
 
 from bot.db import session_scope
+from integrations.runtime.errors import category_label
 from jobs.models import Incident
 from jobs.registry import JobContext, JobOutcome, Signal, detector, scheduled
 
@@ -33,17 +34,9 @@ if TYPE_CHECKING:
     from bot.settings import Settings
     from integrations.runtime.health import IntegrationStats
 
-RATE_LIMIT_WINDOW = timedelta(minutes=15)
+RATE_LIMIT_MINUTES = 15
+RATE_LIMIT_WINDOW = timedelta(minutes=RATE_LIMIT_MINUTES)
 PREFIXES = ("runtime.down:", "runtime.latency:", "runtime.rate_limit:")
-CATEGORY_PT = {
-    "timeout": "tempo esgotado",
-    "network": "erro de rede",
-    "auth": "credencial recusada",
-    "rate_limit": "limite de requisições (429)",
-    "server": "erro no servidor (5xx)",
-    "client": "requisição recusada",
-    "bad_response": "resposta inválida",
-}
 
 
 def health_signals(
@@ -57,7 +50,7 @@ def health_signals(
 
     limit = settings.alert_consecutive_failures
     down = stats.consecutive_failures > limit
-    category = CATEGORY_PT.get(stats.last_error_category or "", stats.last_error_category or "?")
+    category = category_label(stats.last_error_category)
     down_text = (
         f"{stats.consecutive_failures} falhas seguidas (limite {limit}); último erro: "
         f"{category} em {hhmm(stats.last_error_at)}. Última resposta boa: "
@@ -84,33 +77,29 @@ def health_signals(
         f"{display_name} respondeu 429 (limite de requisições) em {hhmm(limited_at)}. O hub "
         "espaça as chamadas sozinho; se repetir, reduza a frequência dos relatórios."
         if limited
-        else f"Nenhum 429 de {display_name} nos últimos {RATE_LIMIT_WINDOW.seconds // 60} min."
+        else f"Nenhum 429 de {display_name} nos últimos {RATE_LIMIT_MINUTES} min."
     )
+
+    def signal(kind: str, active: bool, title: str, text: str, **details: object) -> Signal:
+        return Signal(
+            key=f"runtime.{kind}:{name}",
+            active=active,
+            title=f"{display_name} {title}",
+            text=text,
+            severity="critical" if kind == "down" else "warning",
+            details={"integration": name, **details},
+        )
+
     return [
-        Signal(
-            key=f"runtime.down:{name}",
-            active=down,
-            title=f"{display_name} fora do ar",
-            text=down_text,
-            severity="critical",
-            details={"integration": name, "consecutive_failures": stats.consecutive_failures},
+        signal(
+            "down",
+            down,
+            "fora do ar",
+            down_text,
+            consecutive_failures=stats.consecutive_failures,
         ),
-        Signal(
-            key=f"runtime.latency:{name}",
-            active=slow,
-            title=f"{display_name} lento",
-            text=slow_text,
-            severity="warning",
-            details={"integration": name, "last_latency_ms": stats.last_latency_ms},
-        ),
-        Signal(
-            key=f"runtime.rate_limit:{name}",
-            active=limited,
-            title=f"{display_name} limitou as requisições",
-            text=limited_text,
-            severity="warning",
-            details={"integration": name},
-        ),
+        signal("latency", slow, "lento", slow_text, last_latency_ms=stats.last_latency_ms),
+        signal("rate_limit", limited, "limitou as requisições", limited_text),
     ]
 
 
@@ -130,24 +119,16 @@ def watched_integrations(hub: Hub) -> list[str]:
     return sorted(names)
 
 
-def _display_name(name: str) -> str:
-    from integrations.runtime.registry import all_integrations
-
-    for integration in all_integrations():
-        if integration.name == name:
-            return integration.display_name
-    return name
-
-
 @detector("runtime.health")
 def runtime_health(hub: Hub) -> list[Signal]:
     from integrations.runtime.health import integration_stats
+    from integrations.runtime.registry import display_name
 
     now = hub.clock.now()
     signals: list[Signal] = []
     for name in watched_integrations(hub):
         stats = integration_stats(hub, name)
-        signals += health_signals(stats, hub.settings, now, _display_name(name))
+        signals += health_signals(stats, hub.settings, now, display_name(name))
     return signals
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.db import session_scope
+from integrations.runtime.errors import IntegrationError, user_message
 from jobs.models import DeadLetter, JobBatch, JobRun, JobSlot
 from jobs.registry import JOBS, JobOutcome, JobSpec, Signal
 
@@ -401,6 +402,7 @@ class JobRunner:
             outcome = spec.func(ctx) or JobOutcome()
         except Exception as exc:
             error = _error_text(exc)
+            hint = user_message(exc) if isinstance(exc, IntegrationError) else None
             log.warning(
                 "job failed job=%s slot=%s attempt=%d error=%s", spec.id, slot, attempt, error
             )
@@ -409,7 +411,7 @@ class JobRunner:
                 spec.id, slot, "failed", attempt, run_id, ctx.items_done, error=error
             )
             if allow_retry:
-                self._after_failure(spec, slot, attempt, args, error, result)
+                self._after_failure(spec, slot, attempt, args, error, result, hint=hint)
             elif spec.once_per_slot:
                 self._set_slot(spec.id, slot, "dead")
             return result
@@ -428,6 +430,8 @@ class JobRunner:
         args: dict[str, Any],
         error: str,
         result: RunResult,
+        *,
+        hint: str | None = None,
     ) -> None:
         settings = self.hub.settings
         if attempt < settings.jobs_retry_attempts and self.schedule_retry is not None:
@@ -461,7 +465,8 @@ class JobRunner:
             self._set_slot(spec.id, slot, "dead")
         result.dead_letter_id = letter_id
         log.error("job dead-lettered job=%s slot=%s dead_letter=%d", spec.id, slot, letter_id)
-        _raise_alert(self.hub, _dead_letter_signal(letter_id, spec, slot, error, attempt, True))
+        signal = _dead_letter_signal(letter_id, spec, slot, error, attempt, True, hint=hint)
+        _raise_alert(self.hub, signal)
 
     def _finish_run(
         self, run_id: int | None, outcome: str, items: int, summary: str | None, error: str | None
@@ -478,27 +483,43 @@ class JobRunner:
 
 
 def _error_text(exc: BaseException) -> str:
-    """The error as stored and shown: type and message, never a traceback."""
+    """The error as stored and shown (alerts, /hub jobs): type and message with secrets
+    scrubbed, never a traceback."""
+    from bot.logging_setup import REDACTOR
+
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return text[:MAX_ERROR_CHARS]
+    return REDACTOR.scrub(text)[:MAX_ERROR_CHARS]
 
 
 def _dead_letter_signal(
-    letter_id: int, spec: JobSpec, slot: str, error: str, attempts: int, active: bool
+    letter_id: int,
+    spec: JobSpec,
+    slot: str,
+    error: str,
+    attempts: int,
+    active: bool,
+    *,
+    hint: str | None = None,
 ) -> Signal:
+    """The alert of a dead letter; `hint` is the pt-BR cause/next step of an upstream error."""
     job_id = spec.id
-    name = spec.description or job_id
+    if active:
+        title = f"Job {job_id} falhou {attempts} vezes ({slot})"
+        lines = [
+            f"{spec.description or job_id}: todas as tentativas falharam e o job foi para a "
+            f"fila de falhas (#{letter_id}).",
+            f"Último erro: {error}",
+            *([hint] if hint else []),
+            f"Depois de corrigir a causa, rode `/hub jobs retry {letter_id}`.",
+        ]
+        text = "\n".join(lines)
+    else:
+        title, text = job_id, f"A falha #{letter_id} foi reprocessada com sucesso."
     return Signal(
         key=f"jobs.dead_letter:{letter_id}",
         active=active,
-        title=f"Job {job_id} falhou {attempts} vezes ({slot})" if active else job_id,
-        text=(
-            f"{name}: todas as tentativas falharam e o job foi para a fila de falhas "
-            f"(#{letter_id}).\nÚltimo erro: {error}\n"
-            f"Depois de corrigir a causa, rode `/hub jobs retry {letter_id}`."
-        )
-        if active
-        else f"A falha #{letter_id} foi reprocessada com sucesso.",
+        title=title,
+        text=text,
         severity="critical",
         route="alerts",
         details={"dead_letter_id": letter_id, "job_id": job_id, "slot": slot},

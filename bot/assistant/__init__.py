@@ -75,24 +75,10 @@ EMPTY_ANSWER_TEXT = "Não consegui formular uma resposta. Pode reformular a perg
 
 
 def _error_text(exc: Exception, ref: str) -> str:
-    from integrations.runtime.errors import (
-        AuthError,
-        IntegrationError,
-        RateLimitedError,
-        UpstreamUnavailable,
-    )
+    from integrations.runtime.errors import IntegrationError, user_message
 
-    if isinstance(exc, RateLimitedError):
-        what = "O Claude está recebendo pedidos demais agora. Tente de novo em 1 ou 2 minutos."
-    elif isinstance(exc, UpstreamUnavailable):
-        what = "O Claude está sobrecarregado ou fora do ar. Tente de novo em alguns minutos."
-    elif isinstance(exc, AuthError):
-        what = (
-            "A chave da Anthropic foi recusada. Avise um administrador do hub para conferir "
-            "`ANTHROPIC_API_KEY`."
-        )
-    elif isinstance(exc, IntegrationError):
-        what = "Não consegui falar com o Claude agora. Tente de novo em alguns minutos."
+    if isinstance(exc, IntegrationError):
+        what = user_message(exc)
     else:
         what = (
             "Algo deu errado do meu lado ao responder. Tente de novo; se repetir, avise um admin."
@@ -123,11 +109,18 @@ def answer(hub: Hub, client: Any, message: IncomingMessage) -> None:
     try:
         _answer(hub, message, reply, ref)
     except Exception as exc:
-        log.exception(
-            "assistant failed ref=%s channel=%s thread=%s",
+        from integrations.runtime.errors import IntegrationError
+
+        # An upstream failure (Claude down, key refused) is expected: no traceback for it.
+        log.log(
+            logging.WARNING if isinstance(exc, IntegrationError) else logging.ERROR,
+            "assistant failed ref=%s channel=%s thread=%s category=%s error=%s",
             ref,
             message.channel_id,
             message.thread_ts,
+            getattr(exc, "category", "internal"),
+            exc if isinstance(exc, IntegrationError) else type(exc).__name__,
+            exc_info=not isinstance(exc, IntegrationError),
         )
         _finish_request(hub, ref, "failed", error=exc)
         try:

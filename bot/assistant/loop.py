@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.assistant.knowledge import KnowledgeBase
 from bot.assistant.prompts import secret_values, system_prompt, tool_result_text
-from integrations.runtime.errors import ClientError, IntegrationError, NotConfigured
+from integrations.runtime.errors import ClientError, IntegrationError, NotConfigured, user_message
+from integrations.runtime.registry import display_name
 
 if TYPE_CHECKING:
     from anthropic.types import Message
@@ -291,10 +292,13 @@ class AssistantLoop:
                 exc.category,
                 exc.status_code,
             )
+            display = None if exc.integration or not tool.integration else tool.integration
+            if display is not None:
+                display = display_name(display)
             call.ok = False
             call.result = (
-                f"A consulta falhou ({exc.integration or tool.integration or 'serviço'}: "
-                f"{exc.category}). Diga à pessoa que a integração não respondeu agora."
+                f"A consulta falhou: {user_message(exc, display)} Diga isso à pessoa, em "
+                "poucas palavras."
             )
         except Exception:
             ref = uuid.uuid4().hex[:8]

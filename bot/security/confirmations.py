@@ -321,6 +321,21 @@ def _expired_text(hub: Hub, row: PendingAction) -> str:
     )
 
 
+def _audit(
+    hub: Hub, row: PendingAction, event: str, actor: str, detail: dict[str, Any] | None = None
+) -> None:
+    """An audit record about the pending action `row`."""
+    audit.record(
+        hub,
+        event,
+        actor_id=actor,
+        kind=row.kind,
+        action_id=row.id,
+        channel_id=row.channel_id,
+        detail=detail,
+    )
+
+
 def _result_card(
     text: str, footer: str, blocks: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
@@ -351,15 +366,7 @@ def handle_click(
     now = hub.clock.now()
     allowed = clicker == row.requester_id or role >= Role.ADMIN
     if not allowed or (decision == "confirm" and role < spec.min_role):
-        audit.record(
-            hub,
-            "refused",
-            actor_id=clicker,
-            kind=row.kind,
-            action_id=row.id,
-            channel_id=row.channel_id,
-            detail={"decision": decision, "role": role.name},
-        )
+        _audit(hub, row, "refused", clicker, {"decision": decision, "role": role.name})
         reason = (
             f"Só <@{row.requester_id}> (quem pediu) ou um administrador pode decidir esta ação."
             if not allowed
@@ -370,14 +377,7 @@ def handle_click(
         return ClickOutcome(ephemeral=_status_text(hub, row))
     if row.expires_at <= now:
         if _transition(hub, row.id, from_status="pending", values={"status": "expired"}):
-            audit.record(
-                hub,
-                "expired",
-                actor_id=clicker,
-                kind=row.kind,
-                action_id=row.id,
-                channel_id=row.channel_id,
-            )
+            _audit(hub, row, "expired", clicker)
         text = _expired_text(hub, row)
         return ClickOutcome(
             card_text=text, card_blocks=_result_card(f"⌛ {text}", spec.title), ephemeral=text
@@ -385,14 +385,7 @@ def handle_click(
     if decision == "cancel":
         if not _transition(hub, row.id, from_status="pending", values={"status": "cancelled"}):
             return ClickOutcome(ephemeral=_status_text(hub, load(hub, row.id) or row))
-        audit.record(
-            hub,
-            "cancelled",
-            actor_id=clicker,
-            kind=row.kind,
-            action_id=row.id,
-            channel_id=row.channel_id,
-        )
+        _audit(hub, row, "cancelled", clicker)
         text = f"Cancelada por <@{clicker}>. Nada foi executado."
         return ClickOutcome(card_text=text, card_blocks=_result_card(f"✖️ {text}", spec.title))
     claimed = _transition(
@@ -405,14 +398,7 @@ def handle_click(
     if not claimed:
         current = load(hub, row.id) or row
         return ClickOutcome(ephemeral=_status_text(hub, current))
-    audit.record(
-        hub,
-        "confirmed",
-        actor_id=clicker,
-        kind=row.kind,
-        action_id=row.id,
-        channel_id=row.channel_id,
-    )
+    _audit(hub, row, "confirmed", clicker)
     return _execute(hub, spec, row, clicker)
 
 
@@ -424,28 +410,12 @@ def _execute(hub: Hub, spec: ActionSpec, row: PendingAction, clicker: str) -> Cl
         args = spec.validate(hub, json.loads(row.args_json))
     except UsageError as exc:
         _finish(hub, row.id, "invalid", str(exc), None)
-        audit.record(
-            hub,
-            "invalid",
-            actor_id=clicker,
-            kind=row.kind,
-            action_id=row.id,
-            channel_id=row.channel_id,
-            detail={"error": str(exc)},
-        )
+        _audit(hub, row, "invalid", clicker, {"error": str(exc)})
         text = f"Não executei: os dados mudaram desde o pedido. {exc}"
         return ClickOutcome(card_text=text, card_blocks=_result_card(f"⚠️ {text}", footer))
 
     def audit_hook(event: str, detail: dict[str, Any]) -> None:
-        audit.record(
-            hub,
-            event,
-            actor_id=clicker,
-            kind=row.kind,
-            action_id=row.id,
-            channel_id=row.channel_id,
-            detail=detail,
-        )
+        _audit(hub, row, event, clicker, detail)
 
     ctx = ExecutionContext(
         action_id=row.id,
@@ -459,9 +429,19 @@ def _execute(hub: Hub, spec: ActionSpec, row: PendingAction, clicker: str) -> Cl
         result = spec.execute(hub, ctx, args)
     except Exception as exc:
         from handlers.commands import describe_failure, new_reference
+        from integrations.runtime.errors import IntegrationError
 
         ref = new_reference()
-        log.exception("confirmed action failed ref=%s kind=%s action=%s", ref, row.kind, row.id)
+        upstream = isinstance(exc, IntegrationError)  # expected: no traceback
+        log.log(
+            logging.WARNING if upstream else logging.ERROR,
+            "confirmed action failed ref=%s kind=%s action=%s error=%s",
+            ref,
+            row.kind,
+            row.id,
+            exc if upstream else type(exc).__name__,
+            exc_info=not upstream,
+        )
         text = describe_failure(exc, "executar a ação", ref)
         _finish(hub, row.id, "failed", text, {"ref": ref, "error": type(exc).__name__})
         audit_hook("failed", {"ref": ref, "error": type(exc).__name__})

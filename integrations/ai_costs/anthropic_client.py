@@ -15,19 +15,22 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from integrations.ai_costs.common import (
+    AdminClient,
     CostLine,
     Page,
     UsageLine,
     day_start,
     decimal_of,
     int_of,
+    next_cursor,
+    require_usd,
+    secret_value,
     text_of,
 )
-from integrations.runtime.errors import BadResponse, NotConfigured
+from integrations.runtime.errors import BadResponse
 
 if TYPE_CHECKING:
     from bot.hub import Hub
-    from integrations.runtime.client import ServiceClient
 
 log = logging.getLogger(__name__)
 
@@ -74,36 +77,18 @@ def cost_api(setting: str) -> str:
     return "analytics" if found is not None else "cost_report"
 
 
-class AnthropicAdminClient:
+class AnthropicAdminClient(AdminClient):
+    integration = INTEGRATION
+
     def __init__(self, hub: Hub, *, api_key: str | None = None) -> None:
         settings = hub.settings
-        key = api_key or (
-            settings.anthropic_admin_api_key.get_secret_value()
-            if settings.anthropic_admin_api_key
-            else None
+        super().__init__(
+            hub,
+            key=secret_value(api_key, settings.anthropic_admin_api_key),
+            not_configured=NOT_CONFIGURED,
+            base_url=settings.anthropic_admin_base_url,
+            headers=lambda key: {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION},
         )
-        if not key:
-            raise NotConfigured(NOT_CONFIGURED)
-        self.hub = hub
-        self.http: ServiceClient = hub.runtime.client(
-            INTEGRATION,
-            settings.anthropic_admin_base_url,
-            headers={"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION},
-            secrets=[key],
-        )
-        self.requests = 0
-
-    def close(self) -> None:
-        self.http.close()
-
-    def _get(self, path: str, *, operation: str, params: list[tuple[str, Any]]) -> dict[str, Any]:
-        self.requests += 1
-        body = self.http.json("GET", path, operation=operation, params=params, cache=False)
-        if not isinstance(body, dict):
-            raise BadResponse(
-                "expected a JSON object", integration=INTEGRATION, operation=operation
-            )
-        return body
 
     def probe(self) -> dict[str, Any]:
         """`GET /v1/organizations/me`: the organisation the admin key belongs to."""
@@ -137,13 +122,9 @@ class AnthropicAdminClient:
             else:
                 page = Page(start=start, end=start)
             yield page, body
-            if not body.get("has_more"):
+            cursor = next_cursor(body, integration=INTEGRATION, operation=operation)
+            if cursor is None:
                 return
-            cursor = body.get("next_page")
-            if not cursor:
-                raise BadResponse(
-                    "has_more without next_page", integration=INTEGRATION, operation=operation
-                )
 
     def cost_pages(
         self, start: date, end: date, *, limit: int = MAX_LIMIT
@@ -157,13 +138,7 @@ class AnthropicAdminClient:
                 day = _parse_day(bucket.get("starting_at"), op)
                 for r in bucket.get("results") or []:
                     cents = decimal_of(r.get("amount"), integration=INTEGRATION, operation=op)
-                    currency = str(r.get("currency") or "USD").upper()
-                    if currency != "USD":
-                        raise BadResponse(
-                            f"unexpected currency {currency!r}",
-                            integration=INTEGRATION,
-                            operation=op,
-                        )
+                    require_usd(r.get("currency"), integration=INTEGRATION, operation=op)
                     description = text_of(r.get("description"))
                     model = text_of(r.get("model"))
                     item = description or " ".join(
@@ -227,29 +202,19 @@ class AnthropicAdminClient:
             ]
             if cursor:
                 params.append(("page", cursor))
-            self.requests += 1
-            body = self.http.json(
-                "GET",
+            body = self._get(
                 "/v1/organizations/analytics/cost",
                 operation=op,
                 params=params,
                 headers={"anthropic-beta": ANALYTICS_BETA},
-                cache=False,
             )
-            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            if not isinstance(body.get("data"), list):
                 raise BadResponse("page without data", integration=INTEGRATION, operation=op)
             pending += [_analytics_line(row, op) for row in body["data"]]
-            more = bool(body.get("has_more"))
-            if more:
-                cursor = body.get("next_page")
-                if not cursor:
-                    raise BadResponse(
-                        "has_more without next_page", integration=INTEGRATION, operation=op
-                    )
-                # days before the newest row's day are complete
-                boundary = max((line.day for line in pending), default=page_start)
-            else:
-                boundary = end
+            cursor = next_cursor(body, integration=INTEGRATION, operation=op)
+            # Days before the newest row's day are complete; after the last page, all of them.
+            newest = max((line.day for line in pending), default=page_start)
+            boundary = newest if cursor is not None else end
             if boundary > page_start:
                 yield Page(
                     start=page_start,
@@ -259,7 +224,7 @@ class AnthropicAdminClient:
                 )
                 pending = [line for line in pending if line.day >= boundary]
                 page_start = boundary
-            if not more:
+            if cursor is None:
                 return
 
     def usage_pages(
@@ -297,34 +262,22 @@ class AnthropicAdminClient:
             yield page
 
     def api_keys(self) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        after: str | None = None
-        while True:
-            params: list[tuple[str, Any]] = [("limit", 1000)]
-            if after:
-                params.append(("after_id", after))
-            body = self._get("/v1/organizations/api_keys", operation="api_keys.list", params=params)
-            data = body.get("data") or []
-            out += [(k["id"], k.get("name") or k.get("partial_key_hint") or k["id"]) for k in data]
-            after = body.get("last_id")
-            if not body.get("has_more") or not after:
-                return out
+        return self._names(
+            "/v1/organizations/api_keys",
+            operation="api_keys.list",
+            params=[("limit", 1000)],
+            after_param="after_id",
+            name=lambda k: k.get("name") or k.get("partial_key_hint") or "",
+        )
 
     def workspaces(self) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        after: str | None = None
-        while True:
-            params: list[tuple[str, Any]] = [("limit", 100), ("include_archived", "true")]
-            if after:
-                params.append(("after_id", after))
-            body = self._get(
-                "/v1/organizations/workspaces", operation="workspaces.list", params=params
-            )
-            data = body.get("data") or []
-            out += [(w["id"], w.get("name") or w["id"]) for w in data]
-            after = body.get("last_id")
-            if not body.get("has_more") or not after:
-                return out
+        return self._names(
+            "/v1/organizations/workspaces",
+            operation="workspaces.list",
+            params=[("limit", 100), ("include_archived", "true")],
+            after_param="after_id",
+            name=lambda w: w.get("name") or "",
+        )
 
 
 def _analytics_line(row: Any, op: str) -> CostLine:
@@ -332,11 +285,7 @@ def _analytics_line(row: Any, op: str) -> CostLine:
         raise BadResponse("row is not an object", integration=INTEGRATION, operation=op)
     cost = row.get("cost") or {}
     group = row.get("group") or {}
-    currency = str(cost.get("currency") or "USD").upper()
-    if currency != "USD":
-        raise BadResponse(
-            f"unexpected currency {currency!r}", integration=INTEGRATION, operation=op
-        )
+    require_usd(cost.get("currency"), integration=INTEGRATION, operation=op)
     cents = decimal_of(cost.get("amount"), integration=INTEGRATION, operation=op)
     model = text_of(group.get("model"))
     kind = text_of(group.get("token_type")) or text_of(group.get("cost_type")) or "other"

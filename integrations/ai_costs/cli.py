@@ -50,6 +50,7 @@ def _decimal_str(value: Any) -> str:
 def _cmd_report(args: argparse.Namespace) -> int:
     import json
 
+    from integrations.ai_costs.common import VENDOR_NAMES
     from integrations.ai_costs.report import (
         DIMENSION_LABELS,
         DIMENSION_WORDS,
@@ -103,7 +104,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     print(f"Total: {money(report.total)}  (anterior: {money(report.previous_total)})")
     for vendor, amount in report.by_vendor.items():
         print(f"  {vendor}: {money(amount)}")
-    print(f"  Chegou Hub (assistente): {money(report.hub_cost)} (já incluso na Anthropic)")
+    print(f"  {VENDOR_NAMES['hub']}: {money(report.hub_cost)} (já incluso na Anthropic)")
     print(f"Por {DIMENSION_LABELS[dimension]}:")
     for line in report.lines[:20]:
         print(f"  {line.label:<50} {money(line.cost):>16} {line.share:>5}%")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
 
-from integrations.ai_costs.common import VENDORS
+from integrations.ai_costs.common import VENDOR_NAMES, VENDORS
 from integrations.ai_costs.hub_usage import hub_usage_by_day
 from integrations.ai_costs.models import AiCostDaily
 from integrations.ai_costs.report import Period
@@ -109,7 +109,7 @@ def export_rows(hub: Hub, period: Period, vendors: Sequence[str] = VENDORS) -> l
                 "vendor": "hub",
                 "source": "hub",
                 "project_id": "",
-                "project_name": "Chegou Hub (assistente)",
+                "project_name": VENDOR_NAMES["hub"],
                 "api_key_id": "",
                 "api_key_name": "",
                 "item": d.model,

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HUB_LINE_NAME = "Chegou Hub (assistente)"
-
 
 def record_claude_usage(
     hub: Hub,

@@ -10,6 +10,7 @@ from integrations.runtime.registry import CheckResult, Integration, register
 if TYPE_CHECKING:
     from bot.hub import Hub
     from bot.settings import Settings
+    from integrations.ai_costs.common import Vendor
 
 
 def _openai_errors(settings: Settings) -> list[str]:
@@ -42,11 +43,11 @@ def _anthropic_errors(settings: Settings) -> list[str]:
     return []
 
 
-def _health(vendor: str) -> Callable[[Hub], CheckResult]:
+def _health(vendor: Vendor) -> Callable[[Hub], CheckResult]:
     def check(hub: Hub) -> CheckResult:
         from integrations.ai_costs.validate import validate_keys
 
-        result = next(c for c in validate_keys(hub) if c.vendor == vendor)
+        [result] = validate_keys(hub, [vendor])  # probes this vendor only
         if result.status == "ok":
             return CheckResult("pass", result.detail)
         if result.status == "not_configured":

@@ -12,19 +12,22 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from integrations.ai_costs.common import (
+    AdminClient,
     CostLine,
     Page,
     UsageLine,
     decimal_of,
     int_of,
+    next_cursor,
+    require_usd,
+    secret_value,
     text_of,
     unix,
 )
-from integrations.runtime.errors import BadResponse, ClientError, NotConfigured
+from integrations.runtime.errors import BadResponse, ClientError
 
 if TYPE_CHECKING:
     from bot.hub import Hub
-    from integrations.runtime.client import ServiceClient
 
 log = logging.getLogger(__name__)
 
@@ -44,38 +47,23 @@ def model_of_line_item(line_item: str) -> str:
     return head.strip() if sep else ""
 
 
-class OpenAIAdminClient:
+class OpenAIAdminClient(AdminClient):
+    integration = INTEGRATION
+
     def __init__(self, hub: Hub, *, api_key: str | None = None) -> None:
         settings = hub.settings
-        key = api_key or (
-            settings.openai_admin_api_key.get_secret_value()
-            if settings.openai_admin_api_key
-            else None
+        super().__init__(
+            hub,
+            key=secret_value(api_key, settings.openai_admin_api_key),
+            not_configured=NOT_CONFIGURED,
+            base_url=settings.openai_base_url,
+            headers=lambda key: {
+                "Authorization": f"Bearer {key}",
+                "Content-Type": "application/json",
+            },
         )
-        if not key:
-            raise NotConfigured(NOT_CONFIGURED)
-        self.hub = hub
-        self.http: ServiceClient = hub.runtime.client(
-            INTEGRATION,
-            settings.openai_base_url,
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-            secrets=[key],
-        )
-        # Older API versions grouped costs only by project_id and line_item.
+        # Older API versions grouped costs only by project_id and line item.
         self.group_by_key = True
-        self.requests = 0
-
-    def close(self) -> None:
-        self.http.close()
-
-    def _get(self, path: str, *, operation: str, params: list[tuple[str, Any]]) -> dict[str, Any]:
-        self.requests += 1
-        body = self.http.json("GET", path, operation=operation, params=params, cache=False)
-        if not isinstance(body, dict):
-            raise BadResponse(
-                "expected a JSON object", integration=INTEGRATION, operation=operation
-            )
-        return body
 
     # -- key check ---------------------------------------------------------------------------
     def probe(self) -> None:
@@ -121,7 +109,7 @@ class OpenAIAdminClient:
                 for result in bucket.get("results") or []:
                     page.lines.append(_cost_line(day, result))
             yield page
-            cursor = _next(body)
+            cursor = next_cursor(body, integration=INTEGRATION, operation="costs.page")
             if cursor is None:
                 return
 
@@ -174,45 +162,28 @@ class OpenAIAdminClient:
                         )
                     )
             yield page
-            cursor = _next(body)
+            cursor = next_cursor(body, integration=INTEGRATION, operation="usage.completions.page")
             if cursor is None:
                 return
 
     # -- names -------------------------------------------------------------------------------
     def projects(self) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        after: str | None = None
-        while True:
-            params: list[tuple[str, Any]] = [
-                ("limit", LIST_MAX_LIMIT),
-                ("include_archived", "true"),
-            ]
-            if after:
-                params.append(("after", after))
-            body = self._get("/organization/projects", operation="projects.list", params=params)
-            data = body.get("data") or []
-            out += [(p["id"], p.get("name") or p["id"]) for p in data]
-            after = body.get("last_id") or (data[-1]["id"] if data else None)
-            if not body.get("has_more") or not after:
-                return out
+        return self._names(
+            "/organization/projects",
+            operation="projects.list",
+            params=[("limit", LIST_MAX_LIMIT), ("include_archived", "true")],
+            after_param="after",
+            name=lambda p: p.get("name") or "",
+        )
 
     def project_keys(self, project_id: str) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        after: str | None = None
-        while True:
-            params: list[tuple[str, Any]] = [("limit", LIST_MAX_LIMIT)]
-            if after:
-                params.append(("after", after))
-            body = self._get(
-                f"/organization/projects/{project_id}/api_keys",
-                operation="project_keys.list",
-                params=params,
-            )
-            data = body.get("data") or []
-            out += [(k["id"], k.get("name") or k.get("redacted_value") or k["id"]) for k in data]
-            after = body.get("last_id") or (data[-1]["id"] if data else None)
-            if not body.get("has_more") or not after:
-                return out
+        return self._names(
+            f"/organization/projects/{project_id}/api_keys",
+            operation="project_keys.list",
+            params=[("limit", LIST_MAX_LIMIT)],
+            after_param="after",
+            name=lambda k: k.get("name") or k.get("redacted_value") or "",
+        )
 
 
 def _is_group_by_error(body: Any) -> bool:
@@ -245,28 +216,13 @@ def _bucket_day(bucket: Any, operation: str) -> date:
     return datetime.fromtimestamp(start, UTC).date()
 
 
-def _next(body: dict[str, Any]) -> str | None:
-    if not body.get("has_more"):
-        return None
-    cursor = body.get("next_page")
-    if not cursor:
-        raise BadResponse(
-            "has_more without next_page", integration=INTEGRATION, operation="costs.page"
-        )
-    return str(cursor)
-
-
 def _cost_line(day: date, result: dict[str, Any]) -> CostLine:
     amount = result.get("amount")
     if not isinstance(amount, dict):
         raise BadResponse(
             "cost result without amount", integration=INTEGRATION, operation="costs.page"
         )
-    currency = str(amount.get("currency") or "usd").lower()
-    if currency != "usd":
-        raise BadResponse(
-            f"unexpected currency {currency!r}", integration=INTEGRATION, operation="costs.page"
-        )
+    require_usd(amount.get("currency"), integration=INTEGRATION, operation="costs.page")
     line_item = text_of(result.get("line_item"))
     return CostLine(
         day=day,

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import delete, select, tuple_
@@ -255,26 +256,8 @@ def _save_state(
 
 
 def _row(vendor: str, source: Source, line: CostLine | UsageLine, now: datetime) -> dict[str, Any]:
-    raw = json.dumps(line.raw, separators=(",", ":"), sort_keys=True, default=str)
-    if isinstance(line, CostLine):
-        return {
-            "vendor": vendor,
-            "source": source,
-            "day": line.day,
-            "project_id": line.project_id[:128],
-            "api_key_id": line.api_key_id[:128],
-            "item": line.item[:255],
-            "model": line.model[:128],
-            "cost_usd": line.amount_usd,
-            "input_tokens": 0,
-            "cache_read_tokens": 0,
-            "cache_write_tokens": 0,
-            "output_tokens": 0,
-            "requests": 0,
-            "raw": raw,
-            "synced_at": now,
-        }
-    return {
+    """The stored row of a line: money from a cost line, tokens from a usage line."""
+    row: dict[str, Any] = {
         "vendor": vendor,
         "source": source,
         "day": line.day,
@@ -282,15 +265,26 @@ def _row(vendor: str, source: Source, line: CostLine | UsageLine, now: datetime)
         "api_key_id": line.api_key_id[:128],
         "item": line.model[:255],
         "model": line.model[:128],
-        "cost_usd": 0,
-        "input_tokens": line.input_tokens,
-        "cache_read_tokens": line.cache_read_tokens,
-        "cache_write_tokens": line.cache_write_tokens,
-        "output_tokens": line.output_tokens,
-        "requests": line.requests,
-        "raw": raw,
+        "cost_usd": Decimal(0),
+        "input_tokens": 0,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "output_tokens": 0,
+        "requests": 0,
+        "raw": json.dumps(line.raw, separators=(",", ":"), sort_keys=True, default=str),
         "synced_at": now,
     }
+    if isinstance(line, CostLine):
+        row.update(item=line.item[:255], cost_usd=line.amount_usd)
+    else:
+        row.update(
+            input_tokens=line.input_tokens,
+            cache_read_tokens=line.cache_read_tokens,
+            cache_write_tokens=line.cache_write_tokens,
+            output_tokens=line.output_tokens,
+            requests=line.requests,
+        )
+    return row
 
 
 def _merge(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -3,10 +3,12 @@ three different answers. An outage is never reported as a bad key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
+from integrations.ai_costs.common import VENDORS, Vendor
 from integrations.runtime.errors import AuthError, ClientError, IntegrationError, NotConfigured
 
 if TYPE_CHECKING:
@@ -110,11 +112,15 @@ def _check(
     return KeyCheck(vendor, "ok", DETAILS[vendor]["ok"], 200)
 
 
-def validate_keys(hub: Hub) -> list[KeyCheck]:
+def validate_keys(hub: Hub, vendors: Sequence[Vendor] = VENDORS) -> list[KeyCheck]:
+    """One cheap call per vendor in `vendors` (in that order)."""
     from integrations.ai_costs.anthropic_client import AnthropicAdminClient
     from integrations.ai_costs.openai_client import OpenAIAdminClient
 
+    kinds: dict[str, tuple[Callable[[Hub], Any], Callable[[IntegrationError], KeyStatus]]] = {
+        "openai": (OpenAIAdminClient, classify_openai),
+        "anthropic": (AnthropicAdminClient, classify_anthropic),
+    }
     return [
-        _check(hub, "openai", lambda: OpenAIAdminClient(hub), classify_openai),
-        _check(hub, "anthropic", lambda: AnthropicAdminClient(hub), classify_anthropic),
+        _check(hub, vendor, partial(kinds[vendor][0], hub), kinds[vendor][1]) for vendor in vendors
     ]

@@ -29,14 +29,15 @@ def _config_errors(settings: Settings) -> list[str]:
 def _health_check(hub: Hub) -> CheckResult:
     """List the models (one cheap call) and check the configured one is available."""
     from integrations.claude.client import ClaudeClient
-    from integrations.runtime.errors import AuthError, IntegrationError
+    from integrations.runtime.errors import AuthError, IntegrationError, category_label
 
     try:
         models = ClaudeClient.from_hub(hub).list_models()
     except AuthError:
         return CheckResult("fail", "chave ANTHROPIC_API_KEY recusada")
     except IntegrationError as exc:
-        return CheckResult("fail", f"API da Anthropic indisponível ({exc.category})")
+        detail = f"API da Anthropic indisponível ({category_label(exc.category)})"
+        return CheckResult("fail", detail)
     if hub.settings.assistant_model not in models:
         return CheckResult(
             "warn", f"modelo {hub.settings.assistant_model} não aparece em /v1/models"

@@ -132,6 +132,10 @@ class Reply:
     stream_error: bool = False
     stop_details: dict[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        if self.stop_reason is not None and self.stop_reason not in STOP_REASONS:
+            raise ValueError(f"the Messages API never answers stop_reason={self.stop_reason!r}")
+
     @classmethod
     def text(cls, text: str, stop_reason: str | None = None) -> Reply:
         return cls([{"type": "text", "text": text}], stop_reason=stop_reason)

@@ -86,6 +86,15 @@ RECENT_RECORDS = 1000
 _BODY_SNIPPET = 200
 
 
+# A request that got no HTTP answer, most specific httpx type first (the last one matches all).
+_TRANSPORT_ERRORS: tuple[tuple[type[httpx.RequestError], type[IntegrationError], str], ...] = (
+    (httpx.TimeoutException, TimeoutError_, "timed out"),
+    (httpx.TransportError, NetworkError, "network error"),
+    (httpx.DecodingError, BadResponse, "undecodable response"),
+    (httpx.RequestError, ClientError, "request failed"),
+)
+
+
 @dataclass(frozen=True)
 class CachedResponse:
     """An immutable copy of a successful response (what the cache and flights share)."""
@@ -467,30 +476,8 @@ class ServiceClient:
                     content=content,
                     headers=headers,
                 )
-            except httpx.TimeoutException as exc:
-                raise TimeoutError_(
-                    f"timed out ({type(exc).__name__})",
-                    integration=self.integration,
-                    operation=operation,
-                ) from None
-            except httpx.TransportError as exc:
-                raise NetworkError(
-                    f"network error ({type(exc).__name__})",
-                    integration=self.integration,
-                    operation=operation,
-                ) from None
-            except httpx.DecodingError as exc:
-                raise BadResponse(
-                    f"undecodable response ({type(exc).__name__})",
-                    integration=self.integration,
-                    operation=operation,
-                ) from None
             except httpx.RequestError as exc:
-                raise ClientError(
-                    f"request failed ({type(exc).__name__})",
-                    integration=self.integration,
-                    operation=operation,
-                ) from None
+                raise self._transport_error(exc, operation) from None
             status = response.status_code
             self._rate_signals(response)
             self._raise_for_status(response, operation)
@@ -521,6 +508,13 @@ class ServiceClient:
             raise
         self._record(operation, started, t0, status, None, attempt)
         return response, parsed
+
+    def _transport_error(self, exc: httpx.RequestError, operation: str) -> IntegrationError:
+        """The typed error of a request that got no HTTP answer."""
+        error_type, what = next((e, w) for t, e, w in _TRANSPORT_ERRORS if isinstance(exc, t))
+        return error_type(
+            f"{what} ({type(exc).__name__})", integration=self.integration, operation=operation
+        )
 
     def _rate_signals(self, response: httpx.Response) -> None:
         limiter = self.runtime.limiter(self.integration)

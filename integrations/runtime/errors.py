@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 Category = Literal["timeout", "network", "auth", "rate_limit", "server", "client", "bad_response"]
@@ -110,6 +111,64 @@ def category_for_status(status: int) -> Category:
     if status >= 500:
         return "server"
     return "client"
+
+
+# Short pt-BR names of the categories (alerts, status views).
+CATEGORY_LABELS_PT: dict[str, str] = {
+    "timeout": "tempo esgotado",
+    "network": "erro de rede",
+    "auth": "credencial recusada",
+    "rate_limit": "limite de requisições (429)",
+    "server": "erro no servidor (5xx)",
+    "client": "requisição recusada",
+    "bad_response": "resposta inválida",
+}
+
+
+def category_label(category: str | None) -> str:
+    """The pt-BR label of a recorded category ("?" when there is none)."""
+    if not category:
+        return "?"
+    return CATEGORY_LABELS_PT.get(category, category)
+
+
+def user_message(exc: IntegrationError, display: str | None = None) -> str:
+    """What went wrong and what to do, in pt-BR for a Slack user (no internals, no secrets).
+
+    `display` is the integration's name as people know it; by default the registry's
+    `display_name` of `exc.integration`.
+    """
+    if display is None:
+        from integrations.runtime.registry import display_name
+
+        display = display_name(exc.integration) if exc.integration else "o serviço externo"
+    match exc.category:
+        case "timeout":
+            return f"{display} demorou demais para responder. Tente de novo em alguns minutos."
+        case "auth":
+            return (
+                f"{display} recusou as credenciais configuradas. Avise um administrador do "
+                "Chegou Hub para renová-las (veja `/hub status`)."
+            )
+        case "rate_limit":
+            retry_after = getattr(exc, "retry_after", None)
+            wait = f"{math.ceil(retry_after)} s" if retry_after else "alguns minutos"
+            return f"{display} atingiu o limite de requisições. Tente de novo em {wait}."
+        case "server" | "network":
+            return (
+                f"{display} está fora do ar ou sobrecarregado agora. Tente de novo em alguns "
+                "minutos; `/hub status` mostra a situação das integrações."
+            )
+        case "bad_response":
+            return (
+                f"{display} respondeu de forma inesperada. Tente de novo em alguns minutos; se "
+                "repetir, avise um administrador."
+            )
+        case _:
+            return (
+                f"{display} recusou o pedido. Confira o que foi pedido; se repetir, avise um "
+                "administrador."
+            )
 
 
 class NotConfigured(Exception):

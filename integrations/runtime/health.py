@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 
 from bot.logging_setup import REDACTOR
+from integrations.runtime.errors import IntegrationError, category_label
 from integrations.runtime.recorder import CallRecord, counts_as_failure
 from integrations.runtime.registry import CheckResult, HealthStatus, Integration
 
@@ -266,6 +267,8 @@ def _probe(hub: Hub, integration: Integration) -> CheckResult | None:
         log.warning(
             "health probe raised integration=%s error=%s", integration.name, type(exc).__name__
         )
+        if isinstance(exc, IntegrationError):  # shown in /hub status: the pt-BR category
+            return CheckResult("fail", category_label(exc.category))
         return CheckResult("fail", REDACTOR.scrub(f"{type(exc).__name__}: {exc}")[:300])
 
 
@@ -296,7 +299,7 @@ def evaluate(
     if stats.consecutive_failures >= threshold:
         fails.append(
             f"{stats.consecutive_failures} falhas seguidas "
-            f"(última: {stats.last_error_category}; limite {threshold})"
+            f"(última: {category_label(stats.last_error_category)}; limite {threshold})"
         )
     if check is not None and check.status == "fail":
         fails.append(

@@ -66,6 +66,15 @@ def get(name: str) -> Integration:
     return _REGISTRY[name]
 
 
+def display_name(name: str) -> str:
+    """How people know integration `name` ("shopify:br" → "Shopify"); the name if unknown."""
+    from integrations.runtime.recorder import base_name
+
+    load_integrations()
+    integration = _REGISTRY.get(name) or _REGISTRY.get(base_name(name))
+    return integration.display_name if integration else name
+
+
 def load_integrations() -> None:
     global _loaded
     if _loaded:

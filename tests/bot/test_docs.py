@@ -88,3 +88,18 @@ def test_defaults_shown_in_env_example_are_the_real_defaults() -> None:
         if value != default:
             stale.append(f"{name}: .env.example shows {raw!r}, the default is {default!r}")
     assert stale == []
+
+
+def test_every_hub_subcommand_has_a_user_guide() -> None:
+    from handlers.registry import SUBCOMMANDS, load_handlers
+
+    load_handlers()
+    guides = "\n".join(
+        p.read_text(encoding="utf-8") for p in (REPO_ROOT / "docs" / "user-guides").glob("*.md")
+    )
+    names = {spec.name for spec in SUBCOMMANDS.values()}
+    missing = sorted(n for n in names if not re.search(rf"/hub {n}\b", guides))
+    assert missing == [], f"document these in docs/user-guides/: {missing}"
+    readme = README.read_text(encoding="utf-8")
+    for name in ("status", "audit", "jobs", "alerts"):
+        assert f"`/hub {name}`" in readme

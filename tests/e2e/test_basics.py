@@ -303,24 +303,19 @@ def test_status_reflects_runtime_health(
 
 
 def test_home_tab_lists_open_alerts(
-    slack: SlackFactory, hub: Hub, slack_sim: SlackSimulator, monkeypatch: pytest.MonkeyPatch
+    slack: SlackFactory, hub: Hub, slack_sim: SlackSimulator
 ) -> None:
-    import sys
-    import types
-    from datetime import UTC, datetime
+    from jobs.alerts import AlertEngine
+    from jobs.registry import Signal
 
-    fake = types.ModuleType("jobs.alerts")
-    incident = types.SimpleNamespace(
-        title="Shopify fora do ar",
-        severity="critical",
-        opened_at=datetime(2026, 11, 2, 15, 0, tzinfo=UTC),
+    AlertEngine(hub).apply(
+        "t", Signal("t.down", True, "Shopify fora do ar", "6 falhas", "critical")
     )
-    fake.open_incidents = lambda hub: [incident]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "jobs.alerts", fake)
+    since = hub.clock.now().astimezone(hub.settings.tz).strftime("%d/%m %H:%M")
     driver = slack(hub)
     driver.open_home(user=USER)
     text = json.dumps(slack_sim.views[USER], ensure_ascii=False)
-    assert ":rotating_light: *Shopify fora do ar* (critical, desde 02/11 12:00)" in text
+    assert f":rotating_light: *Shopify fora do ar* (crítico, desde {since})" in text
 
 
 def test_replies_beyond_response_url_limit_use_post_ephemeral(

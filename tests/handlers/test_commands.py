@@ -4,7 +4,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from handlers.commands import describe_failure, parse
-from integrations.runtime.errors import AuthError, RateLimitedError, UpstreamUnavailable
+from integrations.runtime.errors import (
+    AuthError,
+    RateLimitedError,
+    TimeoutError_,
+    UpstreamUnavailable,
+)
 
 
 def _slack_error(code: str) -> SlackApiError:
@@ -30,7 +35,8 @@ def test_failures_are_pt_br_with_reference_and_no_internals() -> None:
     cases = {
         "recusou as credenciais": AuthError("401 xoxb-secret", integration="shopify"),
         "Tente de novo em 30 s": RateLimitedError("429", retry_after=30, integration="openai"),
-        "está indisponível": UpstreamUnavailable("503 body", integration="dropi"),
+        "dropi está fora do ar": UpstreamUnavailable("503 body", integration="dropi"),
+        "Shopify demorou demais": TimeoutError_("timed out", integration="shopify:br"),
         "não estou neste canal": _slack_error("not_in_channel"),
         "o Slack pediu para esperarmos": _slack_error("ratelimited"),
         "recusou o token do Chegou Hub": _slack_error("invalid_auth"),

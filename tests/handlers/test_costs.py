@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy.engine import Engine
 
-from bot.clock import FakeClock
 from bot.hub import Hub
 from bot.security.roles import Role
 from handlers.costs import custos
 from handlers.registry import SUBCOMMANDS, UsageError
 from integrations.ai_costs.report import build_report, parse_period
 from integrations.runtime.harness import Fault
-from tests.integrations.ai_costs.conftest import Sims, make_hub
+from tests.integrations.ai_costs.conftest import CostsHubFactory, Sims
+from tests.integrations.ai_costs.conftest import make_costs_hub as make_costs_hub
 from tests.integrations.ai_costs.conftest import sims as sims
 
 pytestmark = pytest.mark.usefixtures("sims")
@@ -70,10 +67,8 @@ class Ctx:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims) -> Iterator[Hub]:
-    h = make_hub(tmp_path, sqlite_engine, fake_clock, sims)
-    yield h
-    h.close()
+def hub(make_costs_hub: CostsHubFactory) -> Hub:
+    return make_costs_hub()
 
 
 def _run(hub: Hub, text: str, role: Role = Role.VIEWER) -> Ctx:
@@ -169,20 +164,13 @@ def test_outage_during_refresh_shows_saved_data_with_a_warning(hub: Hub, sims: S
     assert "503" not in body and "Traceback" not in body
 
 
-def test_not_configured_explains_how(
-    tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims
-) -> None:
-    hub = make_hub(
-        tmp_path,
-        sqlite_engine,
-        fake_clock,
-        sims,
+def test_not_configured_explains_how(make_costs_hub: CostsHubFactory) -> None:
+    hub = make_costs_hub(
         openai_admin_api_key=None,
         anthropic_admin_api_key=None,
     )
     ctx = _run(hub, "")
     assert "OPENAI_ADMIN_API_KEY" in ctx.replies[0]["text"] and not ctx.posts
-    hub.close()
 
 
 def test_sync_now_needs_an_operator(hub: Hub) -> None:
@@ -191,12 +179,7 @@ def test_sync_now_needs_an_operator(hub: Hub) -> None:
     assert "OpenAI (custos)" in ctx.replies[0]["text"] and "ok" in ctx.replies[0]["text"]
 
 
-def test_bad_key_is_reported_by_validar(
-    tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims
-) -> None:
-    hub = make_hub(
-        tmp_path, sqlite_engine, fake_clock, sims, openai_admin_api_key=SecretStr("sk-proj-x")
-    )
+def test_bad_key_is_reported_by_validar(make_costs_hub: CostsHubFactory) -> None:
+    hub = make_costs_hub(openai_admin_api_key=SecretStr("sk-proj-x"))
     text = _run(hub, "validar").replies[0]["text"]
     assert "não tem permissão para ler custos" in text and "sk-proj-x" not in text
-    hub.close()

@@ -224,6 +224,7 @@ def test_api_down_is_raised_from_real_calls_and_recovers(
         assert [p["channel"] for p in notifier.posts] == ["C_ALERTS"]
         assert "vendor fora do ar" in notifier.posts[0]["text"]
         assert "6 falhas seguidas" in notifier.posts[0]["text"]
+        assert "último erro: erro no servidor (5xx)" in notifier.posts[0]["text"]
 
         clock.advance(60)
         client.json("GET", "/api/balance", operation="balance", retry=False)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import FakeClock
 from bot.hub import Hub
 from bot.notify import RecordingNotifier
+from integrations.runtime.errors import AuthError
 from jobs.alerts import open_incidents
 from jobs.registry import JobContext, JobOutcome
 from jobs.runs import open_dead_letters, runs_of
@@ -32,6 +33,44 @@ class Flaky:
             raise RuntimeError("upstream 503")
         ctx.post("costs", f"relatório {ctx.slot}")
         return JobOutcome(items=7, summary="ok")
+
+
+def test_dead_letter_alert_of_an_upstream_failure_says_what_to_do_in_pt_br(
+    sqlite_engine: Engine, make_hub: MakeHub, make_scheduler: MakeScheduler, clock: FakeClock
+) -> None:
+    def refused(ctx: JobContext) -> JobOutcome:
+        raise AuthError("authentication failed", integration="openai", operation="costs.list")
+
+    notifier = RecordingNotifier()
+    scheduler = make_scheduler(make_hub(sqlite_engine, notifier), [spec("t.costs", refused)])
+    clock.set(datetime(2026, 11, 3, 11, 0, tzinfo=UTC))
+    for wait in (0, 60, 120):
+        clock.advance(wait)
+        wait_all(scheduler.tick())
+
+    [alert] = notifier.posts
+    assert "Último erro: AuthError: openai.costs.list: authentication failed" in alert["text"]
+    assert "OpenAI (custos e uso) recusou as credenciais configuradas" in alert["text"]
+    assert "/hub jobs retry" in alert["text"]
+
+
+def test_a_failure_message_with_a_token_is_stored_and_alerted_scrubbed(
+    sqlite_engine: Engine, make_hub: MakeHub, make_scheduler: MakeScheduler, clock: FakeClock
+) -> None:
+    def leaky(ctx: JobContext) -> JobOutcome:
+        raise RuntimeError("GET https://x.test/?token=xoxb-1234-5678-abcdefgh failed")
+
+    notifier = RecordingNotifier()
+    scheduler = make_scheduler(make_hub(sqlite_engine, notifier), [spec("t.leaky", leaky)])
+    clock.set(datetime(2026, 11, 3, 11, 0, tzinfo=UTC))
+    for wait in (0, 60, 120):
+        clock.advance(wait)
+        wait_all(scheduler.tick())
+
+    stored = [run.error for run in runs_of(scheduler.hub, "t.leaky")]
+    assert stored == ["RuntimeError: GET https://x.test/?token=*** failed"] * 3
+    [alert] = notifier.posts
+    assert "xoxb-" not in alert["text"] and "token=***" in alert["text"]
 
 
 def test_retries_with_backoff_then_dead_letter_and_alert(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,14 +151,30 @@ def make_hub(tmp_path: Path, base_url: str, clock: FakeClock, **overrides: Any) 
     return Hub.create(settings, engine=engine, clock=clock)
 
 
+AssistantHubFactory = Callable[..., Hub]
+
+
 @pytest.fixture
-def ahub(
+def make_ahub(
     tmp_path: Path, claude_sim: tuple[ClaudeSimulator, SimulatorServer], fake_clock: FakeClock
-) -> Iterator[Hub]:
-    hub = make_hub(tmp_path, claude_sim[1].base_url, fake_clock)
-    yield hub
-    hub.close()
-    hub.engine.dispose()
+) -> Iterator[AssistantHubFactory]:
+    """`make_ahub(**settings_overrides)`: a hub on the Claude simulator (its own migrated
+    SQLite file, fake clock); every hub made is closed at teardown."""
+    hubs: list[Hub] = []
+
+    def factory(**overrides: Any) -> Hub:
+        hubs.append(make_hub(tmp_path, claude_sim[1].base_url, fake_clock, **overrides))
+        return hubs[-1]
+
+    yield factory
+    for hub in hubs:
+        hub.close()
+        hub.engine.dispose()
+
+
+@pytest.fixture
+def ahub(make_ahub: AssistantHubFactory) -> Hub:
+    return make_ahub()
 
 
 def mention(

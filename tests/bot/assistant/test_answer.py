@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from integrations.claude.sandbox import ClaudeSimulator, Reply
 from integrations.runtime.harness import SimulatorServer
 from integrations.runtime.tools import Tool, ToolContext
 from tests.bot.assistant.conftest import (
+    AssistantHubFactory,
     FakeSlack,
     make_hub,
     mention,
@@ -202,13 +204,11 @@ def test_stop_sequence_is_a_finished_answer(
 
 
 def test_rounds_are_bounded(
-    tmp_path: Path,
-    claude_sim: tuple[ClaudeSimulator, SimulatorServer],
-    fake_clock: FakeClock,
+    make_ahub: AssistantHubFactory,
+    sim: ClaudeSimulator,
     fake_slack: FakeSlack,
 ) -> None:
-    sim, server = claude_sim
-    hub = make_hub(tmp_path, server.base_url, fake_clock, assistant_max_rounds=2)
+    hub = make_ahub(assistant_max_rounds=2)
     sim.script(*[Reply.tool("health", {}) for _ in range(3)])
     answer(hub, fake_slack, mention("loop infinito"))
     assert len(sim.requests) == 2 and sim.pending == 1
@@ -220,7 +220,6 @@ def test_rounds_are_bounded(
         hub, fake_slack, mention("e agora?", ts="1700000003.000100", thread_ts="1700000000.000100")
     )
     assert sim.requests[-1]["messages"][-2]["role"] == "assistant"
-    hub.close()
 
 
 def test_rate_limited_by_claude_is_retried_after_retry_after(
@@ -318,16 +317,12 @@ def test_not_configured(tmp_path: Path, fake_clock: FakeClock, fake_slack: FakeS
 
 
 def test_per_user_rate_limit(
-    tmp_path: Path,
-    claude_sim: tuple[ClaudeSimulator, SimulatorServer],
+    make_ahub: AssistantHubFactory,
+    sim: ClaudeSimulator,
     fake_clock: FakeClock,
     fake_slack: FakeSlack,
 ) -> None:
-    sim, server = claude_sim
-    hub = make_hub(
-        tmp_path,
-        server.base_url,
-        fake_clock,
+    hub = make_ahub(
         assistant_rate_limit_count=3,
         assistant_rate_limit_window_seconds=600,
     )
@@ -346,22 +341,18 @@ def test_per_user_rate_limit(
     fake_clock.advance(timedelta(minutes=7).total_seconds())
     answer(hub, fake_slack, mention("agora pode", ts="1700000200.000100"))
     assert len(sim.requests) == 5
-    hub.close()
 
 
 def test_input_length_cap(
-    tmp_path: Path,
-    claude_sim: tuple[ClaudeSimulator, SimulatorServer],
-    fake_clock: FakeClock,
+    make_ahub: AssistantHubFactory,
+    sim: ClaudeSimulator,
     fake_slack: FakeSlack,
 ) -> None:
-    sim, server = claude_sim
-    hub = make_hub(tmp_path, server.base_url, fake_clock, assistant_max_input_chars=100)
+    hub = make_ahub(assistant_max_input_chars=100)
     answer(hub, fake_slack, mention("x" * 101))
     assert sim.requests == []
     assert "101 caracteres" in fake_slack.reply_text() and "100" in fake_slack.reply_text()
     assert [r.status for r in _requests(hub)] == ["too_long"]
-    hub.close()
 
 
 def test_usage_recorded_per_user_and_thread_with_cache(
@@ -399,13 +390,11 @@ def test_usage_recorded_per_user_and_thread_with_cache(
 
 
 def test_second_round_reads_the_first_from_cache(
-    tmp_path: Path,
-    claude_sim: tuple[ClaudeSimulator, SimulatorServer],
-    fake_clock: FakeClock,
+    make_ahub: AssistantHubFactory,
+    sim: ClaudeSimulator,
     fake_slack: FakeSlack,
 ) -> None:
-    sim, server = claude_sim
-    hub = make_hub(tmp_path, server.base_url, fake_clock, assistant_model="claude-sonnet-5-5")
+    hub = make_ahub(assistant_model="claude-sonnet-5-5")
     sim.script(Reply.tool("search_docs", {"query": "custos"}), Reply.text("Veja o guia."))
     answer(hub, fake_slack, mention("custos?"))
     first, second = (r["usage"] for r in sim.responses)
@@ -413,7 +402,6 @@ def test_second_round_reads_the_first_from_cache(
     assert first["cache_read_input_tokens"] == 0
     assert second["cache_read_input_tokens"] == first["cache_creation_input_tokens"]
     assert second["input_tokens"] == 0  # everything new is written for the next round
-    hub.close()
 
 
 def test_guides_read_are_named_when_the_model_forgets_to_cite(
@@ -450,3 +438,20 @@ def test_a_rejected_continuation_keeps_the_partial_answer(
     text = fake_slack.reply_text()
     assert text.startswith("Metade da resposta") and "cortada" in text
     assert _requests(ahub)[0].status == "cut"
+
+
+def test_refused_key_is_answered_per_category_and_logged_without_traceback(
+    ahub: Hub,
+    sim: ClaudeSimulator,
+    fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim.api_key = "sk-ant-another-key"
+    with caplog.at_level(logging.INFO, logger="bot.assistant"):
+        answer(ahub, fake_slack, mention("oi"))
+    text = fake_slack.reply_text()
+    assert "Claude (assistente) recusou as credenciais configuradas" in text
+    [req] = _requests(ahub)
+    assert req.status == "failed" and req.error_category == "auth" and req.ref_id in text
+    [record] = [r for r in caplog.records if "assistant failed" in r.getMessage()]
+    assert record.levelno == logging.WARNING and not record.exc_info

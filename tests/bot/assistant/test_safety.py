@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from bot.security.confirmations import (
 from bot.security.models import PendingAction
 from bot.security.roles import Role
 from integrations.claude.sandbox import API_KEY, ClaudeSimulator, Reply
+from integrations.runtime.errors import AuthError
 from integrations.runtime.tools import Tool, ToolContext
 from tests.bot.assistant.conftest import FakeSlack, mention, request_text, tool_results
 
@@ -32,7 +34,10 @@ KIND = "test.cancel_orders"
 
 
 @pytest.fixture
-def executed() -> Any:
+def executed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """The order tools (one order carries a planted instruction) are the assistant's only
+    tools and their cancel action is registered; yields the arguments of each executed cancel."""
+    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: _order_tools())
     calls: list[dict[str, Any]] = []
 
     def execute(hub: Hub, ctx: ExecutionContext, args: dict[str, Any]) -> ExecutionResult:
@@ -90,10 +95,8 @@ def test_planted_instructions_reach_the_model_as_delimited_data(
     ahub: Hub,
     sim: ClaudeSimulator,
     fake_slack: FakeSlack,
-    monkeypatch: pytest.MonkeyPatch,
     executed: list[dict[str, Any]],
 ) -> None:
-    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: _order_tools())
     sim.script(
         Reply.tool("list_orders", {}), Reply.text("Há 2 pedidos; a nota do 1001 é suspeita.")
     )
@@ -115,11 +118,9 @@ def test_even_a_fooled_model_only_creates_a_card_nothing_runs(
     ahub: Hub,
     sim: ClaudeSimulator,
     fake_slack: FakeSlack,
-    monkeypatch: pytest.MonkeyPatch,
     executed: list[dict[str, Any]],
 ) -> None:
     """Worst case: the model obeys the note. The hub still executes nothing without a human."""
-    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: _order_tools())
     sim.script(
         Reply.tool("list_orders", {}),
         Reply.tool("cancel_orders", {"order_ids": ["1001", "1002"]}),
@@ -144,10 +145,8 @@ def test_a_viewer_cannot_even_get_a_card(
     ahub: Hub,
     sim: ClaudeSimulator,
     fake_slack: FakeSlack,
-    monkeypatch: pytest.MonkeyPatch,
     executed: list[dict[str, Any]],
 ) -> None:
-    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: _order_tools())
     sim.script(Reply.tool("cancel_orders", {"order_ids": ["1001"]}), Reply.text("Sem permissão."))
     answer(ahub, fake_slack, mention("cancele o 1001", user="UVIEWER"))
     [result] = tool_results(sim.requests[1])
@@ -172,14 +171,28 @@ def test_the_model_never_sees_secrets(
     assert "[redacted]" in tool_results(sim.requests[1])[0]["content"]
 
 
+def test_a_failing_integration_reaches_the_model_as_its_pt_br_cause(
+    ahub: Hub, sim: ClaudeSimulator, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(_ctx: ToolContext, _args: dict[str, Any]) -> Any:
+        raise AuthError("401 Bearer sk-admin-0123456789abcdefghij", status_code=401)
+
+    tool = Tool("spend", "Gastos", {"type": "object"}, refused, integration="openai")
+    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: [tool])
+    sim.script(Reply.tool("spend", {}), Reply.text("A OpenAI recusou a chave."))
+    answer(ahub, fake_slack, mention("quanto gastamos?"))
+    [result] = tool_results(sim.requests[1])
+    assert result["is_error"] is True
+    assert "OpenAI (custos e uso) recusou as credenciais configuradas" in result["content"]
+    assert "sk-admin" not in result["content"] and "401" not in result["content"]
+
+
 def test_stand_in_never_calls_proposal_tools_even_when_asked(
     ahub: Hub,
     sim: ClaudeSimulator,
     fake_slack: FakeSlack,
-    monkeypatch: pytest.MonkeyPatch,
     executed: list[dict[str, Any]],
 ) -> None:
-    monkeypatch.setattr("bot.assistant.builtin_tools.discover_tools", lambda hub: _order_tools())
     sim.stand_in = True
     answer(ahub, fake_slack, mention("cancele todos os pedidos duplicados"))
     names = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -25,6 +26,7 @@ from bot.security.confirmations import (
 from bot.security.roles import Role
 from bot.settings import Settings
 from handlers.registry import UsageError
+from integrations.runtime.errors import UpstreamUnavailable
 
 SLACK_TABLES = {"pending_actions", "audit_log", "slack_event_receipts"}
 
@@ -62,6 +64,8 @@ def spec(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     def execute(hub: Hub, ctx: ExecutionContext, args: dict[str, Any]) -> ExecutionResult:
         ran.append(args)
+        if args["n"] == -2:
+            raise UpstreamUnavailable("503 upstream body", integration="shopify:br")
         if args["n"] < 0:
             raise RuntimeError("boom")
         return ExecutionResult(text=f"feito {args['n']}")
@@ -130,6 +134,21 @@ def test_execution_failure_is_recorded_with_reference(shared_hub: Hub, spec: lis
     assert row is not None and row.status == "failed"
     events = [e.event for e in audit.recent(shared_hub)]
     assert events[:3] == ["failed", "confirmed", "requested"]
+
+
+def test_upstream_failure_of_an_action_says_which_service_and_logs_a_warning(
+    shared_hub: Hub, spec: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    blocks = propose_card(shared_hub, "t.op", {"n": -2}, "U1", "C1", None, role=Role.OPERATOR)
+    with caplog.at_level(logging.INFO, logger="bot.security.confirmations"):
+        out = handle_click(
+            shared_hub, _action_id(blocks), clicker="U1", role=Role.OPERATOR, decision="confirm"
+        )
+    assert out.card_text is not None
+    assert out.card_text.startswith("Não consegui executar a ação: Shopify está fora do ar")
+    assert "REF-" in out.card_text and "upstream body" not in out.card_text
+    [record] = [r for r in caplog.records if "confirmed action failed" in r.getMessage()]
+    assert record.levelno == logging.WARNING and not record.exc_info
 
 
 def test_requester_with_too_low_role_cannot_confirm_but_admin_can(

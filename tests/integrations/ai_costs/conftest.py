@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,10 +57,26 @@ def make_hub(tmp_path: Path, engine: Engine, clock: FakeClock, sims: Sims, **ove
     )
 
 
+CostsHubFactory = Callable[..., Hub]
+
+
 @pytest.fixture
-def costs_hub(
+def make_costs_hub(
     tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims
-) -> Iterator[Hub]:
-    hub = make_hub(tmp_path, sqlite_engine, fake_clock, sims)
-    yield hub
-    hub.close()
+) -> Iterator[CostsHubFactory]:
+    """`make_costs_hub(**settings_overrides)`: a hub on the simulators (SQLite, fake clock);
+    every hub made is closed at teardown."""
+    hubs: list[Hub] = []
+
+    def factory(**overrides: Any) -> Hub:
+        hubs.append(make_hub(tmp_path, sqlite_engine, fake_clock, sims, **overrides))
+        return hubs[-1]
+
+    yield factory
+    for hub in hubs:
+        hub.close()
+
+
+@pytest.fixture
+def costs_hub(make_costs_hub: CostsHubFactory) -> Hub:
+    return make_costs_hub()

@@ -5,14 +5,12 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.clock import FakeClock
 from bot.db import session_scope
 from bot.hub import Hub
 from integrations.ai_costs.anthropic_client import ANALYTICS_BETA, AnthropicAdminClient, cost_api
@@ -21,7 +19,7 @@ from integrations.ai_costs.models import AiCostDaily
 from integrations.ai_costs.sync import sync
 from integrations.runtime.errors import ClientError
 from integrations.runtime.harness import Fault
-from tests.integrations.ai_costs.conftest import Sims, make_hub
+from tests.integrations.ai_costs.conftest import CostsHubFactory, Sims
 
 TODAY = date(2026, 11, 2)
 
@@ -66,9 +64,9 @@ def test_row_pages_are_regrouped_into_complete_days(costs_hub: Hub, sims: Sims) 
 
 @pytest.mark.parametrize("source", ["cost_report", "analytics"])
 def test_both_money_sources_store_the_same_totals(
-    tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims, source: str
+    make_costs_hub: CostsHubFactory, sqlite_engine: Engine, sims: Sims, source: str
 ) -> None:
-    hub = make_hub(tmp_path, sqlite_engine, fake_clock, sims, ai_anthropic_cost_api=source)
+    hub = make_costs_hub(ai_anthropic_cost_api=source)
     assert sync(hub, vendors=["anthropic"]).ok
     start = TODAY - timedelta(days=60)
     total, days = _stored(sqlite_engine, start, TODAY)
@@ -80,7 +78,6 @@ def test_both_money_sources_store_the_same_totals(
         else "/v1/organizations/cost_report"
     )
     assert sims.anthropic.requests.get(path, 0) > 0
-    hub.close()
 
 
 def test_fault_mid_sync_then_resume_keeps_days_whole(costs_hub: Hub, sims: Sims) -> None:
@@ -108,9 +105,9 @@ def test_fault_mid_sync_then_resume_keeps_days_whole(costs_hub: Hub, sims: Sims)
 
 
 def test_horizon_is_clamped_to_what_the_analytics_api_serves(
-    tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims
+    make_costs_hub: CostsHubFactory, sqlite_engine: Engine, sims: Sims
 ) -> None:
-    hub = make_hub(tmp_path, sqlite_engine, fake_clock, sims, ai_costs_backfill_days=400)
+    hub = make_costs_hub(ai_costs_backfill_days=400)
     client = AnthropicAdminClient(hub)
     with pytest.raises(ClientError) as refused:  # the API itself refuses older ranges…
         client.http.json(
@@ -131,4 +128,3 @@ def test_horizon_is_clamped_to_what_the_analytics_api_serves(
     assert days[0] == max(
         date(2026, 1, 1), TODAY - timedelta(days=364), sims.anthropic.history.start
     )
-    hub.close()

@@ -2,9 +2,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
-
-from sqlalchemy.engine import Engine
 
 from bot.clock import FakeClock
 from bot.settings import Budget
@@ -12,7 +9,7 @@ from integrations.ai_costs.budgets import budget_statuses, due_alerts, previous_
 from integrations.ai_costs.report import daily_totals
 from integrations.ai_costs.spikes import baseline, check_spikes, is_spike
 from integrations.ai_costs.sync import sync
-from tests.integrations.ai_costs.conftest import Sims, make_hub
+from tests.integrations.ai_costs.conftest import CostsHubFactory, Sims
 
 TODAY = date(2026, 11, 2)
 MIN = Decimal(20)
@@ -65,9 +62,9 @@ def test_minimum_dollar_impact_and_short_history() -> None:
 
 
 def test_simulated_history_spike_is_flagged_once_and_weekly_pattern_is_quiet(
-    tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims
+    make_costs_hub: CostsHubFactory, sims: Sims
 ) -> None:
-    hub = make_hub(tmp_path, sqlite_engine, fake_clock, sims, ai_spike_min_usd=Decimal(2))
+    hub = make_costs_hub(ai_spike_min_usd=Decimal(2))
     assert sync(hub).ok
     # the seeded history: a spike yesterday (day 1) and 60 days ago, nothing else
     series = daily_totals(hub, TODAY - timedelta(days=60), TODAY, ["anthropic"])
@@ -91,17 +88,12 @@ def test_simulated_history_spike_is_flagged_once_and_weekly_pattern_is_quiet(
     # polled again: the same spike is not new
     again = {c.vendor: c for c in check_spikes(hub)}
     assert again["anthropic"].spike is not None and not again["anthropic"].new
-    hub.close()
 
 
 def test_spike_cooldown_suppresses_a_second_spike(
-    tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims
+    make_costs_hub: CostsHubFactory, fake_clock: FakeClock, sims: Sims
 ) -> None:
-    hub = make_hub(
-        tmp_path,
-        sqlite_engine,
-        fake_clock,
-        sims,
+    hub = make_costs_hub(
         ai_spike_min_usd=Decimal(2),
         ai_spike_cooldown_hours=48,
     )
@@ -115,14 +107,13 @@ def test_spike_cooldown_suppresses_a_second_spike(
     later = {c.vendor: c for c in check_spikes(hub)}
     assert later["anthropic"].spike is not None
     assert later["anthropic"].suppressed and not later["anthropic"].new
-    hub.close()
 
 
 def test_budgets_alert_each_threshold_once_per_month(
-    tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims
+    make_costs_hub: CostsHubFactory, sims: Sims
 ) -> None:
     assert sims  # simulators serve the history the budgets are measured against
-    hub = make_hub(tmp_path, sqlite_engine, fake_clock, sims, ai_costs_backfill_days=60)
+    hub = make_costs_hub(ai_costs_backfill_days=60)
     assert sync(hub).ok
     mtd = daily_totals(hub, date(2026, 11, 1), TODAY + timedelta(days=1), ["openai"])
     spent = sum(mtd.values(), Decimal(0))
@@ -147,12 +138,10 @@ def test_budgets_alert_each_threshold_once_per_month(
     assert due_alerts(hub) == []
 
     # a restart (new Hub on the same database) does not repeat them
-    hub2 = make_hub(tmp_path, sqlite_engine, fake_clock, sims)
+    hub2 = make_costs_hub()
     hub2.settings.ai_budgets = {"openai": Budget(monthly_usd=spent)}
     assert due_alerts(hub2) == []
 
     # next month the marks of November become keys to close
     keys = previous_month_keys(hub, date(2026, 12, 1))
     assert "costs.budget:openai:*:2026-11:100" in keys and len(keys) == 4
-    hub.close()
-    hub2.close()

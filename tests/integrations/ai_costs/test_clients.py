@@ -9,9 +9,10 @@ import pytest
 from bot.clock import FakeClock
 from bot.hub import Hub
 from integrations.ai_costs.anthropic_client import AnthropicAdminClient
+from integrations.ai_costs.common import next_cursor, require_usd
 from integrations.ai_costs.openai_client import OpenAIAdminClient, model_of_line_item
 from integrations.ai_costs.sandbox import OpenAISimulator
-from integrations.runtime.errors import ClientError, NotConfigured
+from integrations.runtime.errors import BadResponse, ClientError, NotConfigured
 from integrations.runtime.harness import SimulatorServer
 from tests.integrations.ai_costs.conftest import Sims
 
@@ -116,3 +117,16 @@ def test_not_configured(tmp_path: object, hub: Hub) -> None:
         OpenAIAdminClient(hub)
     with pytest.raises(NotConfigured, match="ANTHROPIC_ADMIN_API_KEY"):
         AnthropicAdminClient(hub)
+
+
+def test_amounts_in_another_currency_and_broken_cursors_are_bad_responses() -> None:
+    require_usd("usd", integration="openai", operation="costs.page")
+    require_usd(None, integration="openai", operation="costs.page")  # missing means USD
+    with pytest.raises(BadResponse, match="unexpected currency 'EUR'"):
+        require_usd("eur", integration="anthropic_admin", operation="cost_report.page")
+    assert next_cursor({"has_more": False}, integration="openai", operation="p") is None
+    last = next_cursor({"has_more": True, "next_page": "c2"}, integration="o", operation="p")
+    assert last == "c2"
+    with pytest.raises(BadResponse, match="has_more without next_page") as err:
+        next_cursor({"has_more": True}, integration="openai", operation="usage.completions.page")
+    assert err.value.operation == "usage.completions.page"

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine
 
 from bot.clock import FakeClock
 from bot.hub import Hub
@@ -22,7 +21,7 @@ from integrations.runtime.registry import get
 from integrations.runtime.tools import ToolContext
 from jobs.costs import CostSyncFailed, cost_budgets, cost_spikes, cost_sync_health, sync_costs
 from jobs.registry import DETECTORS, JOBS
-from tests.integrations.ai_costs.conftest import Sims, make_hub
+from tests.integrations.ai_costs.conftest import CostsHubFactory, Sims
 
 TODAY = date(2026, 11, 2)
 
@@ -54,9 +53,9 @@ def test_sync_job_succeeds_and_raises_on_failure_after_storing_the_rest(
 
 
 def test_spike_detector_signals_once_with_chart_and_contributors(
-    tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims
+    make_costs_hub: CostsHubFactory, fake_clock: FakeClock
 ) -> None:
-    hub = make_hub(tmp_path, sqlite_engine, fake_clock, sims, ai_spike_min_usd=Decimal(2))
+    hub = make_costs_hub(ai_spike_min_usd=Decimal(2))
     assert list(cost_spikes(hub)) == []  # nothing synced yet: no verdict
     assert sync(hub).ok
     signals = {s.key: s for s in cost_spikes(hub)}
@@ -72,17 +71,10 @@ def test_spike_detector_signals_once_with_chart_and_contributors(
     assert sync(hub).ok
     after = {s.key: s for s in cost_spikes(hub)}
     assert after["costs.spike:anthropic"].active is False
-    hub.close()
 
 
-def test_budget_detector_once_per_threshold(
-    tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims
-) -> None:
-    hub = make_hub(
-        tmp_path,
-        sqlite_engine,
-        fake_clock,
-        sims,
+def test_budget_detector_once_per_threshold(make_costs_hub: CostsHubFactory) -> None:
+    hub = make_costs_hub(
         ai_budgets={"anthropic": Budget(monthly_usd=Decimal(1))},
     )
     assert sync(hub).ok
@@ -90,7 +82,6 @@ def test_budget_detector_once_per_threshold(
     assert signal.active and signal.key == "costs.budget:anthropic:*:2026-11:100"
     assert signal.severity == "critical" and "atingiu 100 %" in signal.title
     assert list(cost_budgets(hub)) == []
-    hub.close()
 
 
 def test_sync_health_detector(costs_hub: Hub, sims: Sims) -> None:

@@ -15,7 +15,7 @@ from integrations.ai_costs.common import Page
 from integrations.ai_costs.models import AiCostDaily, AiCostSyncState
 from integrations.ai_costs.sync import names, sync
 from integrations.runtime.harness import Fault
-from tests.integrations.ai_costs.conftest import Sims, make_hub
+from tests.integrations.ai_costs.conftest import CostsHubFactory, Sims, make_hub
 
 TODAY = date(2026, 11, 2)
 
@@ -144,10 +144,8 @@ def test_a_fault_mid_sync_then_resume_leaves_no_gap_and_no_double_count(
     assert _state(costs_hub.engine, "openai", "cost").last_error is None
 
 
-def test_unconfigured_vendor_is_skipped(
-    tmp_path: Path, sqlite_engine: Engine, fake_clock: FakeClock, sims: Sims
-) -> None:
-    hub = make_hub(tmp_path, sqlite_engine, fake_clock, sims, anthropic_admin_api_key=None)
+def test_unconfigured_vendor_is_skipped(make_costs_hub: CostsHubFactory) -> None:
+    hub = make_costs_hub(anthropic_admin_api_key=None)
     report = sync(hub)
     assert report.skipped == ["anthropic"] and report.ok
     assert {s.vendor for s in report.streams} == {"openai"}

@@ -7,6 +7,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from bot.clock import FakeClock
+from bot.hub import Hub
 from integrations.ai_costs.validate import KeyCheck, validate_keys
 from integrations.runtime.harness import Fault
 from tests.integrations.ai_costs.conftest import Sims, make_hub
@@ -109,3 +110,18 @@ def test_not_configured(
     )
     assert checks["openai"].status == "not_configured"
     assert "OPENAI_ADMIN_API_KEY" in checks["openai"].detail
+
+
+def test_each_health_check_probes_only_its_own_vendor(costs_hub: Hub, sims: Sims) -> None:
+    from integrations.runtime.registry import get
+
+    for name, own, other in (
+        ("openai", sims.openai, sims.anthropic),
+        ("anthropic_admin", sims.anthropic, sims.openai),
+    ):
+        check = get(name).health_check
+        assert check is not None
+        own_before, other_before = sum(own.requests.values()), dict(other.requests)
+        assert check(costs_hub).status == "pass"
+        assert sum(own.requests.values()) == own_before + 1
+        assert other.requests == other_before

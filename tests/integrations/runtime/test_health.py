@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from bot.clock import FakeClock
 from bot.hub import Hub
 from bot.settings import Settings
+from integrations.runtime.errors import UpstreamUnavailable
 from integrations.runtime.health import (
     compute_stats,
     health_report,
@@ -239,6 +240,7 @@ def test_probe_results_and_probe_exceptions(hub: Hub) -> None:
         _integration("meh", probe=CheckResult("warn", "quota quase no fim")),
         _integration("bad", probe=CheckResult("fail", "chave inválida")),
         _integration("boom", probe=RuntimeError("kaput")),
+        _integration("down", probe=UpstreamUnavailable("503 sk-live-x", status_code=503)),
         _integration("never", probe=CheckResult("fail"), configured=False),
     ]
     without = health_report(hub, integrations=integrations)
@@ -252,9 +254,12 @@ def test_probe_results_and_probe_exceptions(hub: Hub) -> None:
         "meh": "warn",
         "bad": "fail",
         "boom": "fail",
+        "down": "fail",
         "never": "not_configured",
     }
     assert report.get("boom").probe == CheckResult("fail", "RuntimeError: kaput")
+    # an upstream error reads as its pt-BR category, not the exception's text
+    assert report.get("down").probe == CheckResult("fail", "erro no servidor (5xx)")
     assert report.to_dict()["integrations"]["bad"]["probe"]["detail"] == "chave inválida"
     assert report.http_status == 503
 

@@ -151,6 +151,9 @@ def test_redactor_forms_and_token_shapes() -> None:
     assert r.scrub("token xoxb-1234-5678-abcdefgh done") == "token *** done"
     assert r.scrub("sk-ant-admin01-abcdefghijklmnop0123") == "***"
     assert r.scrub("shpat_0123456789abcdef0123456789abcdef") == "***"
+    # a command's response_url is a credential too (anyone holding it can answer as the app)
+    url = "https://hooks.slack.com/commands/T0001/1234567890/AbCdEf0123456789"
+    assert r.scrub(f"POST {url} failed") == "POST https://hooks.slack.com/*** failed"
     assert r.scrub_value({"a": ["my secret/value", 1], "b": None}) == {"a": ["***", 1], "b": None}
 
 

@@ -12,9 +12,11 @@ from bot.clock import FakeClock
 from bot.hub import Hub
 from integrations.runtime.errors import (
     AuthError,
+    BadResponse,
     ClientError,
     NetworkError,
     RateLimitedError,
+    TimeoutError_,
     UpstreamUnavailable,
 )
 from integrations.runtime.harness import Fault, SimulatorServer
@@ -214,4 +216,36 @@ def test_errors_that_retrying_cannot_fix_are_never_retried(
         client.request("GET", "/items", operation="items.list")
     assert len(sim.requests) == 1
     assert fake_clock.slept == []
+    assert _categories(rhub) == [category]
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected", "category", "message"),
+    [
+        (httpx.ReadTimeout("slow"), TimeoutError_, "timeout", "timed out (ReadTimeout)"),
+        (httpx.ConnectError("refused"), NetworkError, "network", "network error (ConnectError)"),
+        (httpx.DecodingError("gzip"), BadResponse, "bad_response", "undecodable response"),
+        (httpx.TooManyRedirects("loop"), ClientError, "client", "request failed"),
+    ],
+)
+def test_a_request_without_an_answer_raises_the_typed_error_of_its_kind(
+    rhub: Hub,
+    sim: SimulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    raised: httpx.RequestError,
+    expected: type[Exception],
+    category: str,
+    message: str,
+) -> None:
+    client = rhub.runtime.client("test", sim.base_url)
+
+    def fail(*args: object, **kwargs: object) -> httpx.Response:
+        raise raised
+
+    monkeypatch.setattr(client._http, "request", fail)
+    with pytest.raises(expected) as info:
+        client.request("POST", "/orders", operation="orders.create")
+
+    assert type(info.value) is expected
+    assert str(info.value).startswith(f"test.orders.create: {message}")
     assert _categories(rhub) == [category]
