@@ -306,18 +306,8 @@ class ServiceClient:
             request = self._http.build_request(method, path, params=params, headers=headers)
             try:
                 response = self._http.send(request, stream=True)
-            except httpx.TimeoutException as exc:
-                raise TimeoutError_(
-                    f"timed out ({type(exc).__name__})",
-                    integration=self.integration,
-                    operation=operation,
-                ) from None
-            except httpx.TransportError as exc:
-                raise NetworkError(
-                    f"network error ({type(exc).__name__})",
-                    integration=self.integration,
-                    operation=operation,
-                ) from None
+            except httpx.RequestError as exc:
+                raise self._transport_error(exc, operation) from None
             status = response.status_code
             if status >= 400:
                 try:
