@@ -22,6 +22,7 @@ two detectors. Workers are spawned (never forked: the bot has threads).
 from __future__ import annotations
 
 import gc
+import mmap
 import multiprocessing
 import os
 from array import array
@@ -37,18 +38,19 @@ from zlib import crc32
 from integrations.shopify.duplicates import (
     DEFAULT_PROCESSED_TAGS,
     DuplicateReport,
-    block_keys,
     find_duplicates,
+    phone_block,
+    product_key,
 )
 from integrations.shopify.ips import (
     DEFAULT_IP_SOURCES,
     IpReport,
-    _extract,
+    _extract_values,
     _parse_sources,
-    customer_key,
+    customer_key_of,
 )
 from integrations.shopify.ips import ip_report as build_ip_report
-from integrations.shopify.orders import LineItem, Order, orders_from_jsonl, paused_gc
+from integrations.shopify.orders import Order, orders_from_jsonl, paused_gc
 
 # Below this size the process start-up costs more than it saves.
 MIN_PARALLEL_BYTES = 32 * 1024 * 1024
@@ -148,26 +150,26 @@ def _run_workers(
         # 1. line items whose parent another worker holds
         orphans = [_recv(c) for c in conns]
         for i, conn in enumerate(conns):
-            merged: dict[str, list[LineItem]] = {}
+            merged: dict[str, list[bytes]] = {}
             for j, other in enumerate(orphans):
                 if j != i:
                     for parent_id, items in other.items():
                         merged.setdefault(parent_id, []).extend(items)
             conn.send(merged)
         # 2–3. key counts → candidates
-        dup_counts: dict[int, int] = {}
-        ip_counts: dict[int, int] = {}
         scanned = [0, 0, 0]  # dup scanned, ip scanned, ip without
         pair_bytes: list[bytes] = []
+        dup_parts: list[tuple[bytes, bytes]] = []
+        ip_parts: list[tuple[bytes, bytes]] = []
         for conn in conns:
             dup_keys, dup_n, ip_keys, ip_n, pairs, counters = _recv(conn)
-            _add_counts(dup_counts, dup_keys, dup_n)
-            _add_counts(ip_counts, ip_keys, ip_n)
+            dup_parts.append((dup_keys, dup_n))
+            ip_parts.append((ip_keys, ip_n))
             pair_bytes.append(pairs)
             scanned = [a + b for a, b in zip(scanned, counters, strict=True)]
-        dup_candidates = {k for k, n in dup_counts.items() if n >= 2}
-        busy_ips = {k for k, n in ip_counts.items() if n >= params.min_orders}
-        del dup_counts, ip_counts
+        dup_candidates = _frequent(dup_parts, 2)
+        busy_ips = _frequent(ip_parts, params.min_orders)
+        del dup_parts, ip_parts
         # Suspicious needs more than one customer: keep busy IPs with two customer hashes.
         first_customer: dict[int, int] = {}
         ip_candidates: set[int] = set()
@@ -215,14 +217,38 @@ def _recv(conn: Connection) -> Any:
     return message
 
 
-def _add_counts(counts: dict[int, int], keys: bytes, ns: bytes) -> None:
-    k = array("I")
-    k.frombytes(keys)
-    n = array("I")
-    n.frombytes(ns)
-    get = counts.get
-    for key, count in zip(k, n, strict=True):
-        counts[key] = get(key, 0) + count
+def _frequent(parts: list[tuple[bytes, bytes]], threshold: int) -> set[int]:
+    """Keys whose counts, added over the workers' (keys, counts) arrays, reach `threshold`.
+
+    Most keys occur in one worker only: their local count is the total. Only the keys several
+    workers saw are added up (set intersections, in C, instead of a dict of every key).
+    """
+    decoded: list[tuple[array[int], array[int]]] = []
+    for keys_raw, counts_raw in parts:
+        keys = array("I")
+        keys.frombytes(keys_raw)
+        counts = array("I")
+        counts.frombytes(counts_raw)
+        decoded.append((keys, counts))
+    seen: set[int] = set()
+    shared: set[int] = set()
+    for keys, _ in decoded:
+        mine = set(keys)
+        shared |= seen & mine
+        seen |= mine
+    del seen
+    found: set[int] = set()
+    totals: dict[int, int] = dict.fromkeys(shared, 0)
+    for keys, counts in decoded:
+        if threshold <= 1:
+            found.update(keys)
+            continue
+        local = dict(zip(keys, counts, strict=True))
+        found.update(k for k, n in local.items() if n >= threshold)
+        for k in shared:
+            totals[k] += local.get(k, 0)
+    found.update(k for k, n in totals.items() if n >= threshold)
+    return found
 
 
 @dataclass(frozen=True)
@@ -235,94 +261,178 @@ def _hash(text: str) -> int:
     return crc32(text.encode()) + 1  # 0 means "no key"
 
 
-def _read_range(path: str, start: int, end: int) -> tuple[list[Order], dict[str, list[LineItem]]]:
-    """Orders of the lines in [start, end) and the line items whose parent is not there."""
+ChildKeys = list[tuple[tuple[str, str] | None, int]]  # (product key, line offset) per child
+
+
+def _child_key(node: dict[str, Any]) -> tuple[str, str] | None:
+    """The product key of a `__parentId` line, as `line_from_node` + `product_key` give it."""
+    get = node.get
+    variant = get("variant")
+    product = get("product")
+    return product_key(
+        get("sku"),
+        variant.get("id") if variant else None,
+        product.get("id") if product else None,
+        get("title") or "",
+    )
+
+
+@dataclass
+class _Scan:
+    """One worker's byte range, read down to the grouping keys (no Order objects)."""
+
+    offsets: array[int]  # file offset of each order line
+    ids: list[str]
+    blocks: list[str | None]  # last 7 phone digits; None: not in the duplicate scan or no phone
+    ip_hashes: array[int]  # 0: no IP (or outside the IP window)
+    customer_pairs: set[tuple[int, int]]
+    children: list[ChildKeys | None]  # this range's line items of each order, in file order
+    orphans: dict[str, list[bytes]]  # line items whose parent is in another range
+    counters: tuple[int, int, int]  # dup scanned, ip scanned, ip without
+
+
+def _scan_range(path: str, start: int, end: int, params: DetectParams) -> _Scan:
+    """Decode each line of [start, end) with orjson and keep only what the detectors group by.
+
+    Full orders are built later, and only for candidates (`_build`), from the line offsets.
+    """
     import orjson
 
-    from integrations.shopify.orders import line_from_node, order_from_node
+    from integrations.shopify.orders import _phone_of, attributes_of
 
-    parents: list[Order] = []
-    by_id: dict[str, Order] = {}
-    children: dict[str, list[LineItem]] = {}
-    with open(path, "rb") as fh, paused_gc():
+    loads = orjson.loads
+    fromiso = datetime.fromisoformat
+    now = params.now
+    # An end before the start: nothing falls in a window that was not asked for.
+    dup_start = now - timedelta(days=params.dup_days) if params.dup_days else now
+    dup_end = now if params.dup_days else now - timedelta(days=1)
+    ip_start = now - timedelta(days=params.ip_days) if params.ip_days else now
+    ip_end = now if params.ip_days else now - timedelta(days=1)
+    sources = _parse_sources(params.ip_sources)
+    offsets = array("q")
+    ids: list[str] = []
+    blocks: list[str | None] = []
+    ip_hashes = array("I")
+    customer_pairs: set[tuple[int, int]] = set()
+    children: dict[str, ChildKeys] = {}
+    dup_scanned = ip_scanned = ip_without = 0
+    with open(path, "rb") as fh:
         fh.seek(start)
         pos = start
         for raw in fh:
+            line_at = pos
             pos += len(raw)
             if raw.strip():
-                obj = orjson.loads(raw)
-                parent = obj.get("__parentId")
-                if parent is None:
-                    order = order_from_node(obj, ())
-                    parents.append(order)
-                    by_id[order.id] = order
+                node = loads(raw)
+                parent = node.get("__parentId")
+                if parent is not None:
+                    bucket = children.get(parent)
+                    if bucket is None:
+                        children[parent] = [(_child_key(node), line_at)]
+                    else:
+                        bucket.append((_child_key(node), line_at))
                 else:
-                    children.setdefault(parent, []).append(line_from_node(obj))
+                    order_id = node["id"]
+                    offsets.append(line_at)
+                    ids.append(order_id)
+                    created = fromiso(node["createdAt"])
+                    phone = _phone_of(node)
+                    block = None
+                    if not node.get("cancelledAt") and dup_start <= created <= dup_end:
+                        dup_scanned += 1
+                        block = phone_block(phone)
+                    blocks.append(block)
+                    ip_hash = 0
+                    if ip_start <= created <= ip_end:
+                        ip_scanned += 1
+                        attrs = node.get("customAttributes")
+                        found = _extract_values(
+                            node.get("clientIp"), attributes_of(attrs) if attrs else (), sources
+                        )
+                        if found is None:
+                            ip_without += 1
+                        else:
+                            ip_hash = _hash(found[0])
+                            customer = node.get("customer")
+                            who = customer_key_of(
+                                customer.get("id") if customer else None,
+                                phone,
+                                node.get("email"),
+                                order_id,
+                            )
+                            customer_pairs.add((ip_hash, _hash(who)))
+                    ip_hashes.append(ip_hash)
             if pos >= end:
                 break
-        orphans: dict[str, list[LineItem]] = {}
+        index = {order_id: i for i, order_id in enumerate(ids)}
+        per_order: list[ChildKeys | None] = [None] * len(ids)
+        orphans: dict[str, list[bytes]] = {}
         for parent_id, items in children.items():
-            order_ = by_id.get(parent_id)
-            if order_ is None:
-                orphans[parent_id] = items
+            i = index.get(parent_id)
+            if i is not None:
+                per_order[i] = items
             else:
-                order_.lines = tuple(items)
-    return parents, orphans
+                raws = []
+                for _key, at in items:
+                    fh.seek(at)
+                    raws.append(fh.readline())
+                orphans[parent_id] = raws
+    return _Scan(
+        offsets,
+        ids,
+        blocks,
+        ip_hashes,
+        customer_pairs,
+        per_order,
+        orphans,
+        (dup_scanned, ip_scanned, ip_without),
+    )
 
 
 def _worker(conn: Connection, path: str, start: int, end: int, params: DetectParams) -> None:
     # A short-lived process building only acyclic objects: the cyclic collector would just
-    # re-scan the half million orders it holds after every allocation burst.
+    # re-scan everything it holds after every allocation burst.
     gc.disable()
     try:
-        orders, orphans = _read_range(path, start, end)
-        conn.send(orphans)
-        received: dict[str, list[LineItem]] = conn.recv()
+        import orjson
+
+        from integrations.shopify.orders import order_from_node
+
+        scan = _scan_range(path, start, end, params)
+        conn.send(scan.orphans)
+        received: dict[str, list[bytes]] = conn.recv()
+        extra: dict[int, list[bytes]] = {}
         if received:
-            for order in orders:
-                extra = received.get(order.id)
-                if extra:
-                    order.lines = (*order.lines, *extra)
-        now = params.now
-        # An end before the start: nothing falls in a window that was not asked for.
-        dup_start = now - timedelta(days=params.dup_days) if params.dup_days else now
-        dup_end = now if params.dup_days else now - timedelta(days=1)
-        ip_start = now - timedelta(days=params.ip_days) if params.ip_days else now
-        ip_end = now if params.ip_days else now - timedelta(days=1)
-        sources = _parse_sources(params.ip_sources)
-        dup_hashes: list[list[int]] = []
-        ip_hashes: list[int] = []
+            for i, order_id in enumerate(scan.ids):
+                raws = received.get(order_id)
+                if raws:
+                    extra[i] = raws
+        dup_hashes: list[list[int] | None] = []
         dup_counts: dict[int, int] = {}
+        blocks = scan.blocks
+        for i, block in enumerate(blocks):
+            if block is None:
+                dup_hashes.append(None)
+                continue
+            keys: list[tuple[str, str] | None] = [k for k, _ in scan.children[i] or ()]
+            if i in extra:
+                keys.extend(_child_key(orjson.loads(r)) for r in extra[i])
+            hashes = []
+            for key in dict.fromkeys(keys):
+                if key is not None:
+                    h = _hash(f"{block}\x1f{key[0]}\x1f{key[1]}")
+                    hashes.append(h)
+                    dup_counts[h] = dup_counts.get(h, 0) + 1
+            dup_hashes.append(hashes)
         ip_counts: dict[int, int] = {}
-        ip_customers: set[tuple[int, int]] = set()
-        dup_scanned = ip_scanned = ip_without = 0
-        with paused_gc():
-            for order in orders:
-                hashes: list[int] = []
-                keys = block_keys(order, dup_start, dup_end)
-                if keys is not None:
-                    dup_scanned += 1
-                    for (block, (criterion, value)), _title in keys:
-                        h = _hash(f"{block}\x1f{criterion}\x1f{value}")
-                        hashes.append(h)
-                        dup_counts[h] = dup_counts.get(h, 0) + 1
-                dup_hashes.append(hashes)
-                ip_hash = 0
-                if ip_start <= order.created_at <= ip_end:
-                    ip_scanned += 1
-                    found = _extract(order, sources)
-                    if found is None:
-                        ip_without += 1
-                    else:
-                        ip_hash = _hash(found[0])
-                        ip_counts[ip_hash] = ip_counts.get(ip_hash, 0) + 1
-                        ip_customers.add((ip_hash, _hash(customer_key(order))))
-                ip_hashes.append(ip_hash)
+        for ip_hash in scan.ip_hashes:
+            if ip_hash:
+                ip_counts[ip_hash] = ip_counts.get(ip_hash, 0) + 1
         # Only IPs seen more than once here can reach min_orders with few orders elsewhere;
         # their (ip, customer) pairs let the parent drop single-customer IPs before asking
         # for any order.
         pairs = array("I")
-        for ip_hash, customer_hash in ip_customers:
+        for ip_hash, customer_hash in scan.customer_pairs:
             pairs.append(ip_hash)
             pairs.append(customer_hash)
         conn.send(
@@ -332,7 +442,7 @@ def _worker(conn: Connection, path: str, start: int, end: int, params: DetectPar
                 array("I", ip_counts.keys()).tobytes(),
                 array("I", ip_counts.values()).tobytes(),
                 pairs.tobytes(),
-                (dup_scanned, ip_scanned, ip_without),
+                scan.counters,
             )
         )
         del dup_counts, ip_counts
@@ -340,15 +450,27 @@ def _worker(conn: Connection, path: str, start: int, end: int, params: DetectPar
         wanted: list[Order] = []
         dup_idx: list[int] = []
         ip_idx: list[int] = []
-        for i, order in enumerate(orders):
-            in_dups = any(h in dup_candidates for h in dup_hashes[i])
-            in_ips = ip_hashes[i] in ip_candidates
-            if in_dups or in_ips:
+        loads = orjson.loads
+        # A seek on a buffered file throws its buffer away: slice a memory map instead.
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            find = mm.find
+
+            def read(at: int) -> Any:
+                stop = find(b"\n", at)
+                return loads(mm[at : stop if stop >= 0 else len(mm)])
+
+            for i, order_hashes in enumerate(dup_hashes):
+                in_dups = any(h in dup_candidates for h in order_hashes or ())
+                in_ips = scan.ip_hashes[i] in ip_candidates
+                if not (in_dups or in_ips):
+                    continue
                 if in_dups:
                     dup_idx.append(len(wanted))
                 if in_ips:
                     ip_idx.append(len(wanted))
-                wanted.append(order)
+                line_nodes = [read(at) for _, at in scan.children[i] or ()]
+                line_nodes.extend(loads(r) for r in extra.get(i, ()))
+                wanted.append(order_from_node(read(scan.offsets[i]), line_nodes))
         conn.send((wanted, dup_idx, ip_idx))
     except Exception as exc:  # reported to the parent, which raises it
         conn.send(_WorkerFailed(f"{type(exc).__name__}: {exc}"))

@@ -49,20 +49,33 @@ def product_keys(order: Order) -> dict[tuple[str, str], str]:
     """(criterion, value) → line title, one key per line item (first available criterion)."""
     keys: dict[tuple[str, str], str] = {}
     for line in order.lines:
-        sku = line.sku.strip() if line.sku else ""
-        if sku:
-            key = ("sku", sku.casefold())
-        elif line.variant_id:
-            key = ("variant", line.variant_id)
-        elif line.product_id:
-            key = ("product", line.product_id)
-        else:
-            title = normalize_title(line.title)
-            if not title:
-                continue
-            key = ("title", title)
-        keys.setdefault(key, line.title)
+        key = product_key(line.sku, line.variant_id, line.product_id, line.title)
+        if key is not None:
+            keys.setdefault(key, line.title)
     return keys
+
+
+def product_key(
+    sku: str | None, variant_id: str | None, product_id: str | None, title: str
+) -> tuple[str, str] | None:
+    """One line item's (criterion, value): SKU, else variant, else product, else title."""
+    sku = sku.strip() if sku else ""
+    if sku:
+        return ("sku", sku.casefold())
+    if variant_id:
+        return ("variant", variant_id)
+    if product_id:
+        return ("product", product_id)
+    text = normalize_title(title)
+    return ("title", text) if text else None
+
+
+def phone_block(phone: str | None) -> str | None:
+    """The last 7 digits of a phone (the cheap block), None when it has fewer."""
+    if not phone:
+        return None
+    digits = digits_of(phone)
+    return digits[-_BLOCK_DIGITS:] if len(digits) >= _BLOCK_DIGITS else None
 
 
 def processed_matcher(tags: Iterable[str]) -> frozenset[str]:
@@ -197,12 +210,9 @@ def block_keys(order: Order, start: datetime, end: datetime) -> list[tuple[Block
     """
     if order.cancelled_at is not None or order.created_at < start or order.created_at > end:
         return None
-    if not order.phone:
+    block = phone_block(order.phone)
+    if block is None:
         return []
-    digits = digits_of(order.phone)
-    if len(digits) < _BLOCK_DIGITS:
-        return []
-    block = digits[-_BLOCK_DIGITS:]
     return [((block, key), title) for key, title in product_keys(order).items()]
 
 

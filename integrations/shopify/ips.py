@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
-from integrations.shopify.orders import Order, paused_gc
+from integrations.shopify.orders import Order, find_attribute, paused_gc
 from integrations.shopify.phones import suffix
 
 DEFAULT_IP_SOURCES = ("attribute:IP address", "clientIp")
@@ -60,8 +60,17 @@ def _parse_sources(sources: Sequence[str]) -> list[tuple[str, str | None]]:
 
 
 def _extract(order: Order, parsed: list[tuple[str, str | None]]) -> tuple[str, str] | None:
+    return _extract_values(order.client_ip, order.attributes, parsed)
+
+
+def _extract_values(
+    client_ip: str | None,
+    attributes: tuple[tuple[str, str], ...],
+    parsed: list[tuple[str, str | None]],
+) -> tuple[str, str] | None:
+    """`_extract` on an order's raw fields (the bulk scan reads them without an Order)."""
     for source, attribute in parsed:
-        raw = order.client_ip if attribute is None else order.attribute(attribute)
+        raw = client_ip if attribute is None else find_attribute(attributes, attribute)
         if raw:
             ip = normalize_ip(raw)
             if ip is not None:
@@ -76,14 +85,21 @@ def extract_ip(order: Order, sources: Sequence[str]) -> tuple[str, str] | None:
 
 def customer_key(order: Order) -> str:
     """Who bought: the customer id, else the phone, else the e-mail, else the order itself."""
-    if order.customer_id:
-        return order.customer_id
-    sfx = suffix(order.phone)
+    return customer_key_of(order.customer_id, order.phone, order.email, order.id)
+
+
+def customer_key_of(
+    customer_id: str | None, phone: str | None, email: str | None, order_id: str
+) -> str:
+    """`customer_key` on an order's raw fields."""
+    if customer_id:
+        return customer_id
+    sfx = suffix(phone)
     if sfx:
         return f"phone:{sfx}"
-    if order.email:
-        return f"email:{order.email.strip().casefold()}"
-    return f"order:{order.id}"
+    if email:
+        return f"email:{email.strip().casefold()}"
+    return f"order:{order_id}"
 
 
 @dataclass

@@ -5,9 +5,10 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -47,20 +48,32 @@ class Order:
     def cancelled(self) -> bool:
         return self.cancelled_at is not None
 
+    def __reduce__(self) -> tuple[type[Order], tuple[Any, ...]]:
+        # Pickled as constructor arguments: the bulk workers send many orders to the parent,
+        # and the default for a slotted dataclass sets each field from Python on unpickling.
+        return (Order, _order_fields(self))
+
     def attribute(self, key: str) -> str | None:
         """An order attribute by key, case-insensitively."""
-        attributes = self.attributes
-        if not attributes:
-            return None
-        wanted = None
-        for k, v in attributes:
-            if k == key:
-                return v
-            if wanted is None:
-                wanted = key.casefold()
-            if k.casefold() == wanted:
-                return v
+        return find_attribute(self.attributes, key)
+
+
+def find_attribute(attributes: tuple[tuple[str, str], ...], key: str) -> str | None:
+    """The first attribute value whose key is `key`, compared case-insensitively."""
+    if not attributes:
         return None
+    wanted = None
+    for k, v in attributes:
+        if k == key:
+            return v
+        if wanted is None:
+            wanted = key.casefold()
+        if k.casefold() == wanted:
+            return v
+    return None
+
+
+_order_fields = attrgetter(*(f.name for f in fields(Order)))
 
 
 def parse_time(value: str) -> datetime:
@@ -88,6 +101,11 @@ def _phone_of(node: Mapping[str, Any]) -> str | None:
             if text:
                 return text
     return None
+
+
+def attributes_of(attrs: Iterable[Mapping[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """`customAttributes` as (key, value) pairs, the ones without a value left out."""
+    return tuple((a["key"], a["value"]) for a in attrs if a.get("value") is not None)
 
 
 def line_from_node(node: Mapping[str, Any]) -> LineItem:
@@ -135,9 +153,7 @@ def order_from_node(
         customer_name=customer.get("displayName"),
         email=get("email"),
         client_ip=get("clientIp"),
-        attributes=tuple((a["key"], a["value"]) for a in attrs if a.get("value") is not None)
-        if attrs
-        else (),
+        attributes=attributes_of(attrs) if attrs else (),
         total=Decimal(amount if isinstance(amount, str) else str(amount)) if amount else _ZERO,
         currency=money.get("currencyCode") or "",
         lines=tuple(line_from_node(n) for n in line_nodes) if line_nodes else (),

@@ -97,3 +97,16 @@ def test_service_bulk_path_matches_the_paged_path(
     assert by_bulk["ip_counts"][2] == 1  # the resolved IP was left out on both paths
     downloads = [r for r in bulk.runtime.records if r.operation == "bulk.download"]
     assert len(downloads) == 2 and all(r.ok for r in downloads)
+
+
+def test_frequent_adds_counts_across_workers() -> None:
+    from array import array
+
+    def part(counts: dict[int, int]) -> tuple[bytes, bytes]:
+        return array("I", counts.keys()).tobytes(), array("I", counts.values()).tobytes()
+
+    parts = [part({1: 3, 2: 1, 3: 1}), part({2: 1, 4: 1, 5: 2}), part({3: 1, 6: 1})]
+    assert bulk_detect._frequent(parts, 2) == {1, 2, 3, 5}
+    assert bulk_detect._frequent(parts, 3) == {1}
+    assert bulk_detect._frequent(parts, 1) == {1, 2, 3, 4, 5, 6}
+    assert bulk_detect._frequent([], 2) == set()
