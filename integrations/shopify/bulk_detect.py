@@ -3,14 +3,16 @@
 Decoding a million JSONL lines into typed orders is most of the work, and it parallelises by
 byte range; the detectors group across the whole file, so they do not. The split:
 
-1. Each worker process decodes its byte range of the file (cut at line ends) into orders,
-   joining the `__parentId` line items it can; line items whose parent is in the other range
-   are exchanged through the parent process and attached in file order.
+1. Each worker process decodes its byte range of the file (cut at line ends) with orjson and
+   keeps only what the detectors group by (`_scan_range`): no Order objects yet. Line items
+   whose parent is in the other range are exchanged, as raw lines, through the parent process
+   and attached after the worker's own (file order).
 2. Each worker hashes the only keys the detectors group by — the duplicate blocks
-   (`duplicates.block_keys`: last 7 phone digits + product key) and the buyer IP — and sends
+   (`block_keys`' last 7 phone digits + product key) and the buyer IP — and sends
    back the hashes with their local counts (arrays of integers: cheap to send).
 3. The parent adds the counts up; a key seen often enough in the whole file is a candidate.
-4. The workers send back only the orders of candidate keys, in file order; the parent runs the
+4. The workers build full orders (from the line offsets, through a memory map) only for the
+   candidate keys and send them back in file order; the parent runs the
    ordinary detectors (`find_duplicates`, `ip_report`) on them, so the findings are exactly
    those of the single-process path (a hash collision only adds an order that the detector
    then leaves out). The counters (orders scanned, orders without IP) come from the workers.
