@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,28 +20,24 @@ from bot.hub import Hub
 from bot.sandbox.slack_sim import SimMessage
 from bot.security import audit
 from handlers import shopify as view
-from integrations.runtime.harness import SimulatorServer
 from integrations.shopify.duplicates import DuplicateReport, Finding, OrderRef
 from integrations.shopify.ips import IpEntry, IpReport
 from integrations.shopify.orders import Order
 from integrations.shopify.service import duplicates_report, ip_lists
-from integrations.shopify.simulator import ShopifySimulator
-from tests.e2e.fixtures import ADMIN, OPERATOR, VIEWER, SlackFactory
+from tests.e2e.fixtures import OPERATOR, VIEWER, SlackFactory
 from tests.integrations.shopify.fixtures import (  # noqa: F401 (pytest fixtures)
     BR,
+    SHOPIFY_CHANNEL,
+    Sim,
     make_shop_hub,
+    ops_hub,
     shop_hub,
     shopify_sim,
+    titled_cards,
 )
 
-CHANNEL = "C0SHOPIFY1"
-Sim = tuple[ShopifySimulator, SimulatorServer]
+CHANNEL = SHOPIFY_CHANNEL
 CARD_TITLE = "Cancelar pedidos duplicados"
-
-
-@pytest.fixture
-def ops_hub(make_shop_hub: Callable[..., Hub]) -> Hub:
-    return make_shop_hub(hub_admins=[ADMIN], hub_operators=[OPERATOR])
 
 
 def report_message(driver: Any, prefix: str) -> SimMessage:
@@ -66,11 +61,7 @@ def cancel_buttons(message: SimMessage) -> list[dict[str, Any]]:
 
 
 def cards(driver: Any) -> list[SimMessage]:
-    return [
-        m
-        for m in driver.messages(CHANNEL)
-        if m.blocks and m.blocks[0].get("text", {}).get("text") == CARD_TITLE
-    ]
+    return titled_cards(driver, CARD_TITLE)
 
 
 def test_cancel_button_per_duplicate_confirms_and_cancels_once(

@@ -12,31 +12,24 @@ import pytest
 from bot.clock import FakeClock
 from bot.hub import Hub
 from bot.security import audit
-from integrations.runtime.harness import SimulatorServer
 from integrations.shopify.simulator import ShopifySimulator
-from tests.e2e.fixtures import ADMIN, OPERATOR, VIEWER, SlackFactory
+from tests.e2e.fixtures import OPERATOR, VIEWER, SlackFactory
 from tests.integrations.shopify.fixtures import (  # noqa: F401 (pytest fixtures)
     BR,
+    SHOPIFY_CHANNEL,
+    Sim,
     make_shop_hub,
+    ops_hub,
     shop_hub,
     shopify_sim,
+    titled_cards,
 )
 
-CHANNEL = "C0SHOPIFY1"
-Sim = tuple[ShopifySimulator, SimulatorServer]
-
-
-@pytest.fixture
-def ops_hub(make_shop_hub: Callable[..., Hub]) -> Hub:
-    return make_shop_hub(hub_admins=[ADMIN], hub_operators=[OPERATOR])
+CHANNEL = SHOPIFY_CHANNEL
 
 
 def card(driver: Any, title: str) -> Any:
-    cards = [
-        m
-        for m in driver.messages(CHANNEL)
-        if m.blocks and m.blocks[0].get("text", {}).get("text") == title
-    ]
+    cards = titled_cards(driver, title)
     assert cards, f"no card {title!r}"
     return cards[-1]
 

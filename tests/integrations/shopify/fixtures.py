@@ -21,6 +21,9 @@ from tests.conftest import make_settings
 
 BR = "chegou-br.myshopify.com"
 MX = "chegou-mx.myshopify.com"
+# The seeded demo/e2e channel where Shopify reports and confirmation cards are posted.
+SHOPIFY_CHANNEL = "C0SHOPIFY1"
+Sim = tuple[ShopifySimulator, SimulatorServer]
 
 
 @pytest.fixture
@@ -74,6 +77,23 @@ def make_shop_hub(
     yield make
     for hub in hubs:
         hub.close()
+
+
+@pytest.fixture
+def ops_hub(make_shop_hub: Callable[..., Hub]) -> Hub:
+    """A Shopify hub where the e2e driver's admin and operator hold their roles."""
+    from tests.e2e.fixtures import ADMIN, OPERATOR
+
+    return make_shop_hub(hub_admins=[ADMIN], hub_operators=[OPERATOR])
+
+
+def titled_cards(driver: Any, title: str) -> list[Any]:
+    """Messages in the Shopify channel whose first block is a card with this title."""
+    return [
+        m
+        for m in driver.messages(SHOPIFY_CHANNEL)
+        if m.blocks and m.blocks[0].get("text", {}).get("text") == title
+    ]
 
 
 @pytest.fixture
