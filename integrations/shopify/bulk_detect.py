@@ -1,21 +1,23 @@
 """Duplicate findings and the IP report straight from a bulk-operation JSONL file, on N cores.
 
-Decoding a million JSONL lines into typed orders is most of the work, and it parallelises by
-byte range; the detectors group across the whole file, so they do not. The split:
+Decoding a million JSONL lines is most of the work, and it parallelises by byte range; the
+detectors group across the whole file, so the workers exchange keys through the parent. One
+worker process per range, all reading the file through a memory map, in three rounds:
 
-1. Each worker process decodes its byte range of the file (cut at line ends) with orjson and
-   keeps only what the detectors group by (`_scan_range`): no Order objects yet. Line items
-   whose parent is in the other range are exchanged, as raw lines, through the parent process
-   and attached after the worker's own (file order).
-2. Each worker hashes the only keys the detectors group by — the duplicate blocks
-   (`block_keys`' last 7 phone digits + product key) and the buyer IP — and sends
-   back the hashes with their local counts (arrays of integers: cheap to send).
-3. The parent adds the counts up; a key seen often enough in the whole file is a candidate.
-4. The workers build full orders (from the line offsets, through a memory map) only for the
-   candidate keys and send them back in file order; the parent runs the
-   ordinary detectors (`find_duplicates`, `ip_report`) on them, so the findings are exactly
-   those of the single-process path (a hash collision only adds an order that the detector
-   then leaves out). The counters (orders scanned, orders without IP) come from the workers.
+1. Each worker scans its range (`bulk_scan.scan_range`): per order only the phone block (last
+   7 digits), whether it is pending (not processed), and the hashed buyer IP and customer
+   key; line items are only located. It sends the line items whose parent another worker
+   holds (as raw lines), its phone blocks and its (IP, customer) pairs. The parent counts them
+   with numpy: a block with two orders, one of them pending, may hold duplicates; an IP with
+   `min_orders` orders from two customers is suspicious.
+2. Each worker says where the orders of those blocks and IPs are (line offsets); the parent
+   deals them out by hash, so each block and each IP lands whole on one worker and the work
+   is even whatever part of the file the candidates sit in.
+3. Each worker reads the product keys of its share, builds the orders of the (block, product)
+   groups that can hold a duplicate and of its IPs, and runs the ordinary detectors on them;
+   the parent merges the findings in the detectors' own order. They are exactly those of the
+   single-process path: a hash collision only adds an order the detector then leaves out. The
+   counters (orders scanned, orders without IP) come from the scans.
 
 With one worker (or a small file) it is the single-process path: `orders_from_jsonl` and the
 two detectors. Workers are spawned (never forked: the bot has threads).
@@ -27,35 +29,38 @@ import gc
 import mmap
 import multiprocessing
 import os
-from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import pairwise
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-from zlib import crc32
 
+import numpy as np
+import numpy.typing as npt
+
+from integrations.shopify.bulk_scan import (
+    RangeScan,
+    ScanSpec,
+    key_hash,
+)
+from integrations.shopify.bulk_scan import scan_range as scan_lines
 from integrations.shopify.duplicates import (
     DEFAULT_PROCESSED_TAGS,
     DuplicateReport,
     find_duplicates,
-    phone_block,
     product_key,
+    sort_findings,
 )
-from integrations.shopify.ips import (
-    DEFAULT_IP_SOURCES,
-    IpReport,
-    _extract_values,
-    _parse_sources,
-    customer_key_of,
-)
+from integrations.shopify.ips import DEFAULT_IP_SOURCES, IpReport, _parse_sources, sort_entries
 from integrations.shopify.ips import ip_report as build_ip_report
 from integrations.shopify.orders import Order, orders_from_jsonl, paused_gc
 
 # Below this size the process start-up costs more than it saves.
 MIN_PARALLEL_BYTES = 32 * 1024 * 1024
+
+Hashes = npt.NDArray[np.uint32]
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,15 @@ class DetectParams:
     watched_ips: tuple[str, ...] = ()
     store: str = ""
 
+    def scan_spec(self) -> ScanSpec:
+        return ScanSpec.of(
+            self.now,
+            self.dup_days,
+            self.ip_days,
+            _parse_sources(self.ip_sources),
+            self.processed_tags,
+        )
+
 
 def detect_file(
     path: Path, params: DetectParams, *, workers: int | None = None
@@ -81,7 +95,8 @@ def detect_file(
         with path.open("rb") as fh:
             orders = list(orders_from_jsonl(fh))
         return _reports(orders, orders, params)
-    return _detect_parallel(path, params, workers)
+    with paused_gc():
+        return _run_workers(path, params, workers)
 
 
 def _reports(
@@ -125,13 +140,7 @@ def split_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in pairwise(cuts) if b > a]
 
 
-def _detect_parallel(
-    path: Path, params: DetectParams, workers: int
-) -> tuple[DuplicateReport, IpReport]:
-    with paused_gc():
-        return _run_workers(path, params, workers)
-
-
+# --- parent ----------------------------------------------------------------------------------
 def _run_workers(
     path: Path, params: DetectParams, workers: int
 ) -> tuple[DuplicateReport, IpReport]:
@@ -143,56 +152,55 @@ def _run_workers(
         for start, end in ranges:
             parent, child = ctx.Pipe()
             proc = ctx.Process(
-                target=_worker, args=(child, str(path), start, end, params), daemon=True
+                target=_worker,
+                args=(child, str(path), (start, end), params),
+                daemon=True,
             )
             proc.start()
             child.close()
             conns.append(parent)
             procs.append(proc)
-        # 1. line items whose parent another worker holds
-        orphans = [_recv(c) for c in conns]
+        # 1. orphaned line items, phone blocks, (IP, customer) pairs
+        first = [_recv(c) for c in conns]
+        blocks = with_pending(
+            _arrays(b for _, b, _, _, _ in first), _arrays(p for _, _, p, _, _ in first)
+        )
+        ip_candidates = busy_ips(
+            _arrays(ips for _, _, _, ips, _ in first),
+            _arrays(customers for _, _, _, _, customers in first),
+            params.min_orders,
+        )
         for i, conn in enumerate(conns):
-            merged: dict[str, list[bytes]] = {}
-            for j, other in enumerate(orphans):
+            theirs: dict[str, list[bytes]] = {}
+            for j, (orphans, _, _, _, _) in enumerate(first):
                 if j != i:
-                    for parent_id, items in other.items():
-                        merged.setdefault(parent_id, []).extend(items)
-            conn.send(merged)
-        # 2–3. key counts → candidates
+                    for parent_id, lines in orphans.items():
+                        theirs.setdefault(parent_id, []).extend(lines)
+            conn.send((theirs, blocks, ip_candidates))
+        del first
+        # 2. deal the candidates out: a phone block or an IP goes whole to one worker
+        shares: list[list[_Job]] = [[] for _ in conns]
+        n = len(shares)
         scanned = [0, 0, 0]  # dup scanned, ip scanned, ip without
-        pair_bytes: list[bytes] = []
-        dup_parts: list[tuple[bytes, bytes]] = []
-        ip_parts: list[tuple[bytes, bytes]] = []
-        for conn in conns:
-            dup_keys, dup_n, ip_keys, ip_n, pairs, counters = _recv(conn)
-            dup_parts.append((dup_keys, dup_n))
-            ip_parts.append((ip_keys, ip_n))
-            pair_bytes.append(pairs)
+        for conn in conns:  # in file order
+            located, counters = _recv(conn)
             scanned = [a + b for a, b in zip(scanned, counters, strict=True)]
-        dup_candidates = _frequent(dup_parts, 2)
-        busy_ips = _frequent(ip_parts, params.min_orders)
-        del dup_parts, ip_parts
-        # Suspicious needs more than one customer: keep busy IPs with two customer hashes.
-        first_customer: dict[int, int] = {}
-        ip_candidates: set[int] = set()
-        for raw in pair_bytes:
-            flat = array("I")
-            flat.frombytes(raw)
-            for ip_hash, customer_hash in zip(flat[::2], flat[1::2], strict=True):
-                if ip_hash not in busy_ips:
+            for job in located:
+                where, block, waiting, ip = job
+                for_dups = block % n if block else -1
+                for_ips = ip % n if ip else -1
+                if for_dups == for_ips:
+                    shares[for_dups].append(job)
                     continue
-                seen = first_customer.setdefault(ip_hash, customer_hash)
-                if seen != customer_hash:
-                    ip_candidates.add(ip_hash)
-        for conn in conns:
-            conn.send((dup_candidates, ip_candidates))
-        # 4. the candidates' orders, in file order
-        dup_orders: list[Order] = []
-        ip_orders: list[Order] = []
-        for conn in conns:
-            orders, dup_idx, ip_idx = _recv(conn)
-            dup_orders.extend(orders[i] for i in dup_idx)
-            ip_orders.extend(orders[i] for i in ip_idx)
+                if for_dups >= 0:
+                    shares[for_dups].append((where, block, waiting, 0))
+                if for_ips >= 0:
+                    shares[for_ips].append((where, 0, waiting, ip))
+        for conn, share in zip(conns, shares, strict=True):
+            conn.send(share)
+        del shares
+        # 3. each worker's findings, merged in the detectors' order
+        parts = [_recv(c) for c in conns]
     finally:
         for conn in conns:
             conn.close()
@@ -202,7 +210,13 @@ def _run_workers(
             if proc.is_alive():
                 proc.kill()
             proc.join(timeout=10)
-    dups, ips = _reports(dup_orders, ip_orders, params)
+    dups, ips = parts[0]
+    for more_dups, more_ips in parts[1:]:
+        dups.findings.extend(more_dups.findings)
+        ips.entries.extend(more_ips.entries)
+        ips.excluded += more_ips.excluded
+    dups.findings = sort_findings(dups.findings)
+    ips.entries = sort_entries(ips.entries)
     dups.orders_scanned = scanned[0]
     ips.orders_scanned = scanned[1]
     ips.orders_without_ip = scanned[2]
@@ -219,262 +233,202 @@ def _recv(conn: Connection) -> Any:
     return message
 
 
-def _frequent(parts: list[tuple[bytes, bytes]], threshold: int) -> set[int]:
-    """Keys whose counts, added over the workers' (keys, counts) arrays, reach `threshold`.
+def _arrays(parts: Iterable[bytes]) -> Hashes:
+    """The workers' uint32 arrays (sent as bytes), one after the other."""
+    arrays = [np.frombuffer(p, dtype=np.uint32) for p in parts]
+    return np.concatenate(arrays) if arrays else np.empty(0, dtype=np.uint32)
 
-    Most keys occur in one worker only: their local count is the total. Only the keys several
-    workers saw are added up (set intersections, in C, instead of a dict of every key).
+
+def with_pending(keys: Hashes, pending: Hashes) -> frozenset[int]:
+    """Keys seen at least twice in all, once at least with `pending` set (an unprocessed
+    order): a phone block without one cannot hold a duplicate."""
+    if not len(keys):
+        return frozenset()
+    unique, inverse, seen = np.unique(keys, return_inverse=True, return_counts=True)
+    waiting = np.bincount(inverse, weights=pending)
+    return frozenset(unique[(seen >= 2) & (waiting >= 1)].tolist())
+
+
+def busy_ips(ips: Hashes, customers: Hashes, min_orders: int) -> frozenset[int]:
+    """IPs with at least `min_orders` orders (one entry each) from two or more customers.
+
+    One sort of the (IP, customer) pairs: runs of equal IPs are the orders per IP, and the
+    changes of pair inside a run count its distinct customers.
     """
-    decoded: list[tuple[array[int], array[int]]] = []
-    for keys_raw, counts_raw in parts:
-        keys = array("I")
-        keys.frombytes(keys_raw)
-        counts = array("I")
-        counts.frombytes(counts_raw)
-        decoded.append((keys, counts))
-    seen: set[int] = set()
-    shared: set[int] = set()
-    for keys, _ in decoded:
-        mine = set(keys)
-        shared |= seen & mine
-        seen |= mine
-    del seen
-    found: set[int] = set()
-    totals: dict[int, int] = dict.fromkeys(shared, 0)
-    for keys, counts in decoded:
-        if threshold <= 1:
-            found.update(keys)
-            continue
-        local = dict(zip(keys, counts, strict=True))
-        found.update(k for k, n in local.items() if n >= threshold)
-        for k in shared:
-            totals[k] += local.get(k, 0)
-    found.update(k for k, n in totals.items() if n >= threshold)
-    return found
+    if not len(ips):
+        return frozenset()
+    pairs = (ips.astype(np.uint64) << np.uint64(32)) | customers
+    pairs.sort()
+    ip = pairs >> np.uint64(32)
+    new_ip = np.empty(len(pairs), dtype=bool)
+    new_pair = np.empty(len(pairs), dtype=bool)
+    new_ip[0] = new_pair[0] = True
+    np.not_equal(ip[1:], ip[:-1], out=new_ip[1:])
+    np.not_equal(pairs[1:], pairs[:-1], out=new_pair[1:])
+    starts = np.flatnonzero(new_ip)
+    orders = np.diff(starts, append=len(pairs))
+    distinct = np.add.reduceat(new_pair.astype(np.int64), starts)
+    return frozenset(ip[starts][(orders >= min_orders) & (distinct >= 2)].tolist())
 
 
+# --- worker ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _WorkerFailed:
     error: str
 
 
-def _hash(text: str) -> int:
-    """A cheap hash that is the same in every process (a collision only adds candidates)."""
-    return crc32(text.encode()) + 1  # 0 means "no key"
+class _Lines:
+    """Whole lines of the file by offset, through a memory map (a seek would drop a buffer)."""
+
+    def __init__(self, path: str) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        self._find = self._map.find
+
+    def at(self, offset: int) -> bytes:
+        stop = self._find(b"\n", offset)
+        return self._map[offset : stop if stop >= 0 else len(self._map)]
+
+    def close(self) -> None:
+        self._map.close()
+        self._file.close()
 
 
-ChildKeys = list[tuple[tuple[str, str] | None, int]]  # (product key, line offset) per child
+_Where = tuple[int, tuple[int, ...], tuple[bytes, ...]]  # order line, its items, raw items
+_Job = tuple[_Where, int, bool, int]  # a candidate order: its block or 0, pending, its IP or 0
 
 
-def _child_key(node: dict[str, Any]) -> tuple[str, str] | None:
-    """The product key of a `__parentId` line, as `line_from_node` + `product_key` give it."""
+def _worker(
+    conn: Connection,
+    path: str,
+    byte_range: tuple[int, int],
+    params: DetectParams,
+) -> None:
+    # A short-lived process building only acyclic objects: the cyclic collector would just
+    # re-scan everything it holds after every allocation burst.
+    gc.disable()
+    lines = _Lines(path)
+    try:
+        start, end = byte_range
+        _work(conn, lines, scan_lines(path, start, end, params.scan_spec()), params)
+    except Exception as exc:  # reported to the parent, which raises it
+        conn.send(_WorkerFailed(f"{type(exc).__name__}: {exc}"))
+    finally:
+        lines.close()
+        conn.close()
+
+
+def _work(conn: Connection, lines: _Lines, scan: RangeScan, params: DetectParams) -> None:
+    # 1. orphaned line items (as raw lines), phone blocks, (IP, customer) pairs
+    orphans = {pid: [lines.at(at) for at in offsets] for pid, offsets in scan.orphans.items()}
+    blocks = np.frombuffer(scan.blocks, dtype=np.uint32)
+    has_block = blocks != 0
+    pending = np.frombuffer(scan.pending, dtype=np.uint8)
+    ip_hashes = np.frombuffer(scan.ip_hashes, dtype=np.uint32)
+    with_ip = ip_hashes != 0
+    customers = np.frombuffer(scan.customer_hashes, dtype=np.uint32)[with_ip]
+    conn.send(
+        (
+            orphans,
+            blocks[has_block].tobytes(),
+            pending[has_block].astype(np.uint32).tobytes(),
+            ip_hashes[with_ip].tobytes(),
+            customers.tobytes(),
+        )
+    )
+    del orphans, has_block, with_ip, customers
+    received, candidate_blocks, ip_candidates = conn.recv()
+    extra: dict[int, list[bytes]] = {}  # line items from later ranges (after this one's)
+    for parent_id, raws in received.items():
+        i = scan.index.get(parent_id)
+        if i is not None:
+            extra[i] = raws
+    del received
+
+    # 2. where the candidates are: orders in a candidate phone block or with a candidate IP
+    in_blocks = np.isin(blocks, _array(candidate_blocks))
+    in_ips = np.isin(ip_hashes, _array(ip_candidates))
+    chosen = np.flatnonzero(in_blocks | in_ips)
+    children = scan.children_of(chosen.tolist())
+    located: list[_Job] = [
+        ((at, tuple(children.get(i, ())), tuple(extra.get(i, ()))), block, bool(waiting), ip)
+        for i, at, block, waiting, ip in zip(
+            chosen.tolist(),
+            np.frombuffer(scan.offsets, dtype=np.int64)[chosen].tolist(),
+            np.where(in_blocks, blocks, 0)[chosen].tolist(),
+            pending[chosen].tolist(),
+            np.where(in_ips, ip_hashes, 0)[chosen].tolist(),
+            strict=True,
+        )
+    ]
+    conn.send((located, (scan.dup_scanned, scan.ip_scanned, scan.ip_without)))
+    del located, children, extra, scan
+
+    # 3. the share dealt to this worker: whole phone blocks and whole IPs
+    share: list[_Job] = conn.recv()
+    conn.send(_share_reports(lines, share, params))
+
+
+def _share_reports(
+    lines: _Lines, share: list[_Job], params: DetectParams
+) -> tuple[DuplicateReport, IpReport]:
+    """The detectors on one worker's share (every order of its blocks and IPs is in it).
+
+    Within a phone block only the (block, product) groups with two orders, one of them
+    pending, can hold a duplicate: the other orders of the block are left out before any
+    order is built.
+    """
+    import orjson
+
+    from integrations.shopify.orders import order_from_node
+
+    loads = orjson.loads
+    items: list[list[Any]] = []  # each job's line items, decoded
+    keys: list[list[int]] = []  # each job's (block, product) group hashes
+    counts: dict[int, list[int]] = {}  # group → [orders, pending orders]
+    for (_at, items_at, raws), block, waiting, _ip in share:
+        nodes = [loads(lines.at(c)) for c in items_at] + [loads(r) for r in raws]
+        items.append(nodes)
+        groups = []
+        if block:
+            for key in dict.fromkeys(_key_text(node) for node in nodes):
+                if key is not None:
+                    h = key_hash(key, block)
+                    groups.append(h)
+                    counted = counts.get(h)
+                    if counted is None:
+                        counts[h] = [1, waiting]
+                    else:
+                        counted[0] += 1
+                        counted[1] += waiting
+        keys.append(groups)
+    dup_orders: list[Order] = []
+    ip_orders: list[Order] = []
+    for job, nodes, groups in zip(share, items, keys, strict=True):
+        (at, _, _), _, _, ip = job
+        dup = any(counts[h][0] >= 2 and counts[h][1] >= 1 for h in groups)
+        if dup or ip:
+            order = order_from_node(loads(lines.at(at)), nodes)
+            if dup:
+                dup_orders.append(order)
+            if ip:
+                ip_orders.append(order)
+    return _reports(dup_orders, ip_orders, params)
+
+
+def _key_text(node: dict[str, Any]) -> str | None:
+    """A line item node's product key as one string (`line_from_node` + `product_key`)."""
     get = node.get
     variant = get("variant")
     product = get("product")
-    return product_key(
+    key = product_key(
         get("sku"),
         variant.get("id") if variant else None,
         product.get("id") if product else None,
         get("title") or "",
     )
+    return None if key is None else f"{key[0]}\x1f{key[1]}"
 
 
-@dataclass
-class _Scan:
-    """One worker's byte range, read down to the grouping keys (no Order objects)."""
-
-    offsets: array[int]  # file offset of each order line
-    ids: list[str]
-    blocks: list[str | None]  # last 7 phone digits; None: not in the duplicate scan or no phone
-    ip_hashes: array[int]  # 0: no IP (or outside the IP window)
-    customer_pairs: set[tuple[int, int]]
-    children: list[ChildKeys | None]  # this range's line items of each order, in file order
-    orphans: dict[str, list[bytes]]  # line items whose parent is in another range
-    counters: tuple[int, int, int]  # dup scanned, ip scanned, ip without
-
-
-def _scan_range(path: str, start: int, end: int, params: DetectParams) -> _Scan:
-    """Decode each line of [start, end) with orjson and keep only what the detectors group by.
-
-    Full orders are built later, and only for candidates (`_build`), from the line offsets.
-    """
-    import orjson
-
-    from integrations.shopify.orders import _phone_of, attributes_of
-
-    loads = orjson.loads
-    fromiso = datetime.fromisoformat
-    now = params.now
-    # An end before the start: nothing falls in a window that was not asked for.
-    dup_start = now - timedelta(days=params.dup_days) if params.dup_days else now
-    dup_end = now if params.dup_days else now - timedelta(days=1)
-    ip_start = now - timedelta(days=params.ip_days) if params.ip_days else now
-    ip_end = now if params.ip_days else now - timedelta(days=1)
-    sources = _parse_sources(params.ip_sources)
-    offsets = array("q")
-    ids: list[str] = []
-    blocks: list[str | None] = []
-    ip_hashes = array("I")
-    customer_pairs: set[tuple[int, int]] = set()
-    children: dict[str, ChildKeys] = {}
-    dup_scanned = ip_scanned = ip_without = 0
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        pos = start
-        for raw in fh:
-            line_at = pos
-            pos += len(raw)
-            if raw.strip():
-                node = loads(raw)
-                parent = node.get("__parentId")
-                if parent is not None:
-                    bucket = children.get(parent)
-                    if bucket is None:
-                        children[parent] = [(_child_key(node), line_at)]
-                    else:
-                        bucket.append((_child_key(node), line_at))
-                else:
-                    order_id = node["id"]
-                    offsets.append(line_at)
-                    ids.append(order_id)
-                    created = fromiso(node["createdAt"])
-                    phone = _phone_of(node)
-                    block = None
-                    if not node.get("cancelledAt") and dup_start <= created <= dup_end:
-                        dup_scanned += 1
-                        block = phone_block(phone)
-                    blocks.append(block)
-                    ip_hash = 0
-                    if ip_start <= created <= ip_end:
-                        ip_scanned += 1
-                        attrs = node.get("customAttributes")
-                        found = _extract_values(
-                            node.get("clientIp"), attributes_of(attrs) if attrs else (), sources
-                        )
-                        if found is None:
-                            ip_without += 1
-                        else:
-                            ip_hash = _hash(found[0])
-                            customer = node.get("customer")
-                            who = customer_key_of(
-                                customer.get("id") if customer else None,
-                                phone,
-                                node.get("email"),
-                                order_id,
-                            )
-                            customer_pairs.add((ip_hash, _hash(who)))
-                    ip_hashes.append(ip_hash)
-            if pos >= end:
-                break
-        index = {order_id: i for i, order_id in enumerate(ids)}
-        per_order: list[ChildKeys | None] = [None] * len(ids)
-        orphans: dict[str, list[bytes]] = {}
-        for parent_id, items in children.items():
-            i = index.get(parent_id)
-            if i is not None:
-                per_order[i] = items
-            else:
-                raws = []
-                for _key, at in items:
-                    fh.seek(at)
-                    raws.append(fh.readline())
-                orphans[parent_id] = raws
-    return _Scan(
-        offsets,
-        ids,
-        blocks,
-        ip_hashes,
-        customer_pairs,
-        per_order,
-        orphans,
-        (dup_scanned, ip_scanned, ip_without),
-    )
-
-
-def _worker(conn: Connection, path: str, start: int, end: int, params: DetectParams) -> None:
-    # A short-lived process building only acyclic objects: the cyclic collector would just
-    # re-scan everything it holds after every allocation burst.
-    gc.disable()
-    try:
-        import orjson
-
-        from integrations.shopify.orders import order_from_node
-
-        scan = _scan_range(path, start, end, params)
-        conn.send(scan.orphans)
-        received: dict[str, list[bytes]] = conn.recv()
-        extra: dict[int, list[bytes]] = {}
-        if received:
-            for i, order_id in enumerate(scan.ids):
-                raws = received.get(order_id)
-                if raws:
-                    extra[i] = raws
-        dup_hashes: list[list[int] | None] = []
-        dup_counts: dict[int, int] = {}
-        blocks = scan.blocks
-        for i, block in enumerate(blocks):
-            if block is None:
-                dup_hashes.append(None)
-                continue
-            keys: list[tuple[str, str] | None] = [k for k, _ in scan.children[i] or ()]
-            if i in extra:
-                keys.extend(_child_key(orjson.loads(r)) for r in extra[i])
-            hashes = []
-            for key in dict.fromkeys(keys):
-                if key is not None:
-                    h = _hash(f"{block}\x1f{key[0]}\x1f{key[1]}")
-                    hashes.append(h)
-                    dup_counts[h] = dup_counts.get(h, 0) + 1
-            dup_hashes.append(hashes)
-        ip_counts: dict[int, int] = {}
-        for ip_hash in scan.ip_hashes:
-            if ip_hash:
-                ip_counts[ip_hash] = ip_counts.get(ip_hash, 0) + 1
-        # Only IPs seen more than once here can reach min_orders with few orders elsewhere;
-        # their (ip, customer) pairs let the parent drop single-customer IPs before asking
-        # for any order.
-        pairs = array("I")
-        for ip_hash, customer_hash in scan.customer_pairs:
-            pairs.append(ip_hash)
-            pairs.append(customer_hash)
-        conn.send(
-            (
-                array("I", dup_counts.keys()).tobytes(),
-                array("I", dup_counts.values()).tobytes(),
-                array("I", ip_counts.keys()).tobytes(),
-                array("I", ip_counts.values()).tobytes(),
-                pairs.tobytes(),
-                scan.counters,
-            )
-        )
-        del dup_counts, ip_counts
-        dup_candidates, ip_candidates = conn.recv()
-        wanted: list[Order] = []
-        dup_idx: list[int] = []
-        ip_idx: list[int] = []
-        loads = orjson.loads
-        # A seek on a buffered file throws its buffer away: slice a memory map instead.
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            find = mm.find
-
-            def read(at: int) -> Any:
-                stop = find(b"\n", at)
-                return loads(mm[at : stop if stop >= 0 else len(mm)])
-
-            for i, order_hashes in enumerate(dup_hashes):
-                in_dups = any(h in dup_candidates for h in order_hashes or ())
-                in_ips = scan.ip_hashes[i] in ip_candidates
-                if not (in_dups or in_ips):
-                    continue
-                if in_dups:
-                    dup_idx.append(len(wanted))
-                if in_ips:
-                    ip_idx.append(len(wanted))
-                line_nodes = [read(at) for _, at in scan.children[i] or ()]
-                line_nodes.extend(loads(r) for r in extra.get(i, ()))
-                wanted.append(order_from_node(read(scan.offsets[i]), line_nodes))
-        conn.send((wanted, dup_idx, ip_idx))
-    except Exception as exc:  # reported to the parent, which raises it
-        conn.send(_WorkerFailed(f"{type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
+def _array(keys: frozenset[int]) -> Hashes:
+    return np.fromiter(keys, dtype=np.uint32, count=len(keys))

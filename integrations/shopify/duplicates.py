@@ -316,9 +316,24 @@ def _find_duplicates(
                     store=store,
                 )
             )
-    findings.sort(key=lambda f: (f.confidence != "certain", f.kept.created_at, f.kept.id, f.title))
-    report.findings = findings
+    report.findings = sort_findings(findings)
     return report
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Certain first, then by kept order; a total order, so merged shares sort the same way."""
+    return sorted(
+        findings,
+        key=lambda f: (
+            f.confidence != "certain",
+            f.kept.created_at,
+            f.kept.id,
+            f.title,
+            f.match,
+            f.phone,
+            tuple(d.id for d in f.duplicates),
+        ),
+    )
 
 
 def _line_title(order: Order, key: tuple[str, str]) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,15 +24,53 @@ from integrations.shopify.phones import suffix
 DEFAULT_IP_SOURCES = ("attribute:IP address", "clientIp")
 
 
-_V4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
+# A dotted quad already in its normal form (most buyer IPs): no need for `ipaddress`.
+CANONICAL_V4 = re.compile(
+    r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
+)
 
 
 def normalize_ip(value: str | None) -> str | None:
     if not value:
         return None
-    if _V4.fullmatch(value):  # fast path: canonical dotted quad
+    if CANONICAL_V4.fullmatch(value):  # fast path: canonical dotted quad
         return value
+    if _SYSTEM_V6_IS_CANONICAL and ":" in value and "." not in value:
+        # Fast path: IPv6 already in its normal form once lower-cased. The C library writes
+        # the RFC 5952 form, which is what `ipaddress` writes for addresses without a dotted
+        # tail (those may be IPv4-mapped: the slow path decides).
+        low = value.lower()
+        try:
+            if socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, low)) == low:
+                return low
+        except (OSError, ValueError):
+            pass
     return _normalize_ip(value)
+
+
+def _system_v6_is_canonical() -> bool:
+    """Whether this platform's inet_ntop writes IPv6 exactly as `ipaddress` does."""
+    samples = (
+        "2001:db8::1",
+        "1:0:3:4:5:6:7:8",  # a single zero group is not compressed
+        "1:0:0:4:0:0:0:8",  # the longest run is
+        "1:0:0:4:5:0:0:8",  # the first of equal runs is
+        "::",
+        "::1",
+        "fe80::abcd:ef01:2345:6789",
+        "::ffff:102:304",  # IPv4-mapped: the C library writes a dotted tail
+    )
+    try:
+        for sample in samples:
+            packed = socket.inet_pton(socket.AF_INET6, sample)
+            if socket.inet_ntop(socket.AF_INET6, packed) != str(ipaddress.IPv6Address(sample)):
+                return sample == "::ffff:102:304"  # expected to differ; the rest matched
+        return False
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+_SYSTEM_V6_IS_CANONICAL = _system_v6_is_canonical()
 
 
 @lru_cache(maxsize=65_536)
@@ -270,5 +309,10 @@ def _ip_report(
                 watching=ip in watch,
             )
         )
-    report.entries.sort(key=lambda e: (-len(e.orders), -len(e.customers), e.ip))
+    report.entries = sort_entries(report.entries)
     return report
+
+
+def sort_entries(entries: Iterable[IpEntry]) -> list[IpEntry]:
+    """Most orders first, then most customers, then by IP (a total order: IPs are unique)."""
+    return sorted(entries, key=lambda e: (-len(e.orders), -len(e.customers), e.ip))

@@ -22,6 +22,10 @@ class LineItem:
     variant_id: str | None = None
     product_id: str | None = None
 
+    def __reduce__(self) -> tuple[type[LineItem], tuple[Any, ...]]:
+        # As constructor arguments (see Order.__reduce__): cheaper than the frozen default.
+        return (LineItem, (self.sku, self.title, self.quantity, self.variant_id, self.product_id))
+
 
 @dataclass(slots=True)
 class Order:
@@ -146,7 +150,7 @@ def order_from_node(
         name=get("name") or "",
         created_at=datetime.fromisoformat(node["createdAt"]),
         cancelled_at=datetime.fromisoformat(cancelled) if cancelled else None,
-        tags=tuple(tags) if tags else (),
+        tags=tuple(t if isinstance(t, str) else str(t) for t in tags) if tags else (),
         phone=_phone_of(node),
         country=shipping.get("countryCodeV2") or billing.get("countryCodeV2"),
         customer_id=customer.get("id"),

@@ -76,7 +76,6 @@ def _fix(raw: str, region: str | None) -> str:
     return digits
 
 
-@lru_cache(maxsize=200_000)
 def normalize(raw: str | None, country: str | None) -> str | None:
     """E.164 (`+5511987654321`) or None when the number is not a possible number."""
     if not raw or not raw.strip():
@@ -85,8 +84,15 @@ def normalize(raw: str | None, country: str | None) -> str | None:
     fixed = _fix(raw, region)
     if not fixed:
         return None
+    return _e164(fixed, region if not fixed.startswith("+") else None)
+
+
+# Keyed on the fixed text, not the raw one: the many ways people write one number
+# ("(11) 98765-4321", "11 98765 4321", ...) usually fix to the same digits and cost one parse.
+@lru_cache(maxsize=200_000)
+def _e164(fixed: str, region: str | None) -> str | None:
     try:
-        number = phonenumbers.parse(fixed, region if not fixed.startswith("+") else None)
+        number = phonenumbers.parse(fixed, region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_possible_number(number):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bot.hub import Hub
@@ -99,14 +102,27 @@ def test_service_bulk_path_matches_the_paged_path(
     assert len(downloads) == 2 and all(r.ok for r in downloads)
 
 
-def test_frequent_adds_counts_across_workers() -> None:
-    from array import array
+def test_candidate_blocks_need_two_orders_and_one_pending() -> None:
+    keys = np.array([5, 5, 7, 7, 9, 11, 11, 11], dtype=np.uint32)
+    pending = np.array([0, 1, 0, 0, 1, 0, 0, 1], dtype=np.uint32)
+    # 5: two orders, one pending; 7: two processed; 9: alone; 11: three, one pending
+    assert bulk_detect.with_pending(keys, pending) == {5, 11}
+    assert bulk_detect.with_pending(keys[:0], pending[:0]) == set()
 
-    def part(counts: dict[int, int]) -> tuple[bytes, bytes]:
-        return array("I", counts.keys()).tobytes(), array("I", counts.values()).tobytes()
 
-    parts = [part({1: 3, 2: 1, 3: 1}), part({2: 1, 4: 1, 5: 2}), part({3: 1, 6: 1})]
-    assert bulk_detect._frequent(parts, 2) == {1, 2, 3, 5}
-    assert bulk_detect._frequent(parts, 3) == {1}
-    assert bulk_detect._frequent(parts, 1) == {1, 2, 3, 4, 5, 6}
-    assert bulk_detect._frequent([], 2) == set()
+def test_busy_ips_match_a_plain_count() -> None:
+    rng = random.Random(5)
+    ips = [rng.randrange(1, 60) for _ in range(3000)]
+    customers = [rng.randrange(1, 4) if ip % 3 else 7 for ip in ips]  # ip % 3 == 0: one buyer
+    orders: Counter[int] = Counter(ips)
+    buyers: dict[int, set[int]] = defaultdict(set)
+    for ip, customer in zip(ips, customers, strict=True):
+        buyers[ip].add(customer)
+    as_arrays = np.array(ips, dtype=np.uint32), np.array(customers, dtype=np.uint32)
+    for min_orders in (1, 2, 50, 70):
+        expected = {ip for ip in orders if orders[ip] >= min_orders and len(buyers[ip]) >= 2}
+        assert bulk_detect.busy_ips(*as_arrays, min_orders) == expected
+    # the single-buyer IPs have many orders and are still left out; the threshold bites
+    assert not {ip for ip in orders if ip % 3 == 0} & bulk_detect.busy_ips(*as_arrays, 2)
+    assert bulk_detect.busy_ips(*as_arrays, 2) > bulk_detect.busy_ips(*as_arrays, 50)
+    assert bulk_detect.busy_ips(as_arrays[0][:0], as_arrays[1][:0], 2) == set()

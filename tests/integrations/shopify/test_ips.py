@@ -87,3 +87,34 @@ def test_no_prefix_filtering_and_period_limit() -> None:
     old = [mk_order(ip="9.9.9.9", hours_ago=24 * 40), mk_order(ip="9.9.9.9", hours_ago=24 * 41)]
     assert report(old, days=30).entries == []
     assert len(report(old, days=60).entries) == 1
+
+
+def test_ipv6_fast_path_agrees_with_ipaddress() -> None:
+    """`normalize_ip` skips `ipaddress` for IPv6 already in normal form: same answer always."""
+    import ipaddress
+    import random
+    import sys
+
+    from integrations.shopify import ips
+
+    if sys.platform.startswith("linux"):
+        assert ips._SYSTEM_V6_IS_CANONICAL  # glibc writes RFC 5952: the fast path is taken
+    rng = random.Random(11)
+    forms = [
+        "::ffff:1.2.3.4",
+        "::FFFF:0102:0304",
+        "::102:304",
+        "[2001:db8::1]",
+        "fe80::1%eth0",
+        " 2001:db8::1 ",
+        "1:0:0:4:5:0:0:8",
+        "1::4:5:0:0:8",
+        "1:2:3:4:5:6:7:8:9",
+        "2001:db8::g",
+    ]
+    for _ in range(5000):
+        words = [rng.choice([0, 0, 0, rng.randrange(1, 0x10000)]) for _ in range(8)]
+        addr = ipaddress.IPv6Address(b"".join(w.to_bytes(2, "big") for w in words))
+        forms += [str(addr), addr.exploded, str(addr).upper()]
+    for form in forms:
+        assert ips.normalize_ip(form) == ips._normalize_ip(form), form

@@ -1,0 +1,152 @@
+"""The bulk workers' first pass: typed decoding, odd lines, and the same reports as one process."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integrations.shopify import bulk_detect
+from integrations.shopify.bulk_detect import DetectParams, detect_file
+from integrations.shopify.bulk_scan import ScanSpec, decode_line, parent_of, phone_of, scan_range
+from integrations.shopify.ips import _parse_sources
+from tests.integrations.shopify.test_bulk_detect import summary
+
+NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+
+def order(n: int, phone: Any, *, days_ago: float, ip: str, **extra: Any) -> dict[str, Any]:
+    created = NOW - timedelta(days=days_ago)
+    node: dict[str, Any] = {
+        "id": f"gid://shopify/Order/{n}",
+        "name": f"#{1000 + n}",
+        "createdAt": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "cancelledAt": None,
+        "tags": [],
+        "phone": None,
+        "email": None,
+        "clientIp": "35.190.21.8",
+        "customAttributes": [{"key": "IP address", "value": ip}],
+        "customer": {"id": f"gid://shopify/Customer/{n}", "defaultPhoneNumber": None},
+        "shippingAddress": {"phone": phone, "countryCodeV2": "BR"},
+        "billingAddress": None,
+        "totalPriceSet": {"shopMoney": {"amount": "99.90", "currencyCode": "BRL"}},
+    }
+    node.update(extra)
+    return node
+
+
+def item(n: int, parent: int, sku: str | None = "SKU-1", **extra: Any) -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "id": f"gid://shopify/LineItem/{n}",
+        "sku": sku,
+        "title": "Produto Ótimo",
+        "quantity": 1,
+        "variant": {"id": "gid://shopify/ProductVariant/1"},
+        "product": {"id": "gid://shopify/Product/1"},
+        "__parentId": f"gid://shopify/Order/{parent}",
+    }
+    node.update(extra)
+    return node
+
+
+def dumps(node: dict[str, Any]) -> str:
+    return json.dumps(node, separators=(",", ":"), ensure_ascii=False)
+
+
+def odd_file(path: Path) -> int:
+    """A JSONL file full of what a bulk export may hold; returns the byte offset of the cut."""
+    lines: list[str] = []
+    # ordinary duplicates: one phone written three ways, one processed order
+    lines += [dumps(order(1, "+55 11 98765-4321", days_ago=9, ip="187.1.1.1", tags=["EH"]))]
+    lines += [dumps(item(1, 1)), ""]  # a blank line
+    lines += [dumps(order(2, "(11) 98765-4321", days_ago=5, ip="187.1.1.1"))]
+    lines += [dumps(item(2, 2)), "   "]  # a whitespace-only line
+    # an order with odd shapes: numbers where Shopify sends strings (read leniently)
+    lines += [
+        dumps(
+            order(
+                3,
+                5511987654321,
+                days_ago=4,
+                ip="187.1.1.1",
+                tags=["cheho", 7],
+                customAttributes=[{"key": "ip ADDRESS", "value": "187.1.1.1"}, {"key": "n"}],
+            )
+        )
+    ]
+    # its line item with an escaped parent id (JSON allows "\/"): decoded properly
+    escaped = dumps(item(3, 3)).replace("gid://shopify/Order/3", "gid:\\/\\/shopify\\/Order\\/3")
+    lines += [escaped]
+    # a line item written before its own order, inside the same range
+    lines += [dumps(item(5, 5, sku=None))]
+    lines += [dumps(order(5, "11 98765 4321", days_ago=3, ip="2001:DB8::1"))]
+    cut_at = sum(len(x.encode()) + 1 for x in lines)
+    # second range: an order whose line item sits in the first range was above (#5 is local);
+    # here an order from this range and one whose items follow, plus IPv6 written two ways
+    lines += [dumps(order(6, "+55 (11) 98765-4321", days_ago=2, ip="2001:db8:0::1"))]
+    lines += [dumps(order(7, "+52 1 55 1234 5678", days_ago=1, ip="2001:db8::1"))]
+    lines += [dumps(item(6, 6)), dumps(item(7, 7, sku="", title="Outro"))]
+    lines += [dumps(order(8, "55 1234 5678", days_ago=1, ip="10.0.0.8", cancelledAt=None))]
+    lines += [dumps(item(8, 7, sku=" sku-1 "))]  # a second item of #7, far from it
+    lines += [dumps(item(9, 8, sku="SKU-1"))]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return cut_at
+
+
+def test_odd_lines_give_the_single_process_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "odd.jsonl"
+    cut = odd_file(path)
+    params = DetectParams(now=NOW, dup_days=30, ip_days=30, processed_tags=("eh",))
+    single = detect_file(path, params, workers=1)
+    monkeypatch.setattr(bulk_detect, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(
+        bulk_detect, "split_ranges", lambda p, parts: [(0, cut), (cut, p.stat().st_size)]
+    )
+    parallel = detect_file(path, params, workers=2)
+    assert summary(*parallel) == summary(*single)
+    dups, ips = single
+    certain = [f for f in dups.findings if f.confidence == "certain"]
+    assert {d.id.rsplit("/", 1)[1] for f in certain for d in f.duplicates} >= {"2", "3", "6"}
+    assert {e.ip for e in ips.entries} == {"187.1.1.1", "2001:db8::1"}
+
+
+def test_scan_reads_odd_lines_and_places_early_items(tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    cut = odd_file(path)
+    spec = ScanSpec.of(NOW, 30, 30, _parse_sources(("attribute:IP address", "clientIp")), ["eh"])
+    scan = scan_range(str(path), 0, cut, spec)
+    assert list(scan.index) == [f"gid://shopify/Order/{n}" for n in (1, 2, 3, 5)]
+    assert scan.orphans == {}  # #5's item came first but #5 is in this range
+    assert -1 not in scan.child_orders
+    # the processed order (#1) is not pending; #3's tags (cheho, 7) are not processed ones
+    assert list(scan.pending) == [0, 1, 1, 1]
+    second = scan_range(str(path), cut, path.stat().st_size, spec)
+    assert set(second.orphans) == set()
+    assert second.dup_scanned == 3 and second.ip_scanned == 3 and second.ip_without == 0
+
+
+def test_decode_line_falls_back_to_a_lenient_read() -> None:
+    raw = dumps(order(3, 5511987654321, days_ago=1, ip="1.2.3.4", tags=[1])).encode()
+    line = decode_line(raw)
+    assert phone_of(line) == "5511987654321"
+    assert line.tags == ["1"] and line.createdAt is not None
+    child = decode_line(dumps(item(1, 3, sku=None, variant={"id": 9})).encode())
+    assert child.parentId == "gid://shopify/Order/3" and child.variant is not None
+    assert child.variant.id == "9"
+
+
+def test_parent_of_reads_the_key_off_the_bytes() -> None:
+    assert parent_of(dumps(item(1, 42)).encode()) == "gid://shopify/Order/42"
+    assert parent_of(b'{"id":"x","__parentId":"gid:\\/\\/shopify\\/Order\\/7"}') == (
+        "gid://shopify/Order/7"
+    )
+    assert parent_of(dumps(order(1, None, days_ago=1, ip="1.2.3.4")).encode()) is None
+    # the text inside a string value is escaped, so it is never taken for the key
+    note = {"id": "o", "note": 'say "__parentId":"gid://x"', "createdAt": "2026-11-01T00:00:00Z"}
+    assert parent_of(dumps(note).encode()) is None
