@@ -242,6 +242,8 @@ class Settings(BaseSettings):
     assistant_rate_limit_window_seconds: int = 600
     assistant_max_input_chars: int = 4000
     assistant_history_token_budget: int = 12000
+    # Threads idle for longer are deleted by the daily retention job (0: keep them forever).
+    assistant_retention_days: int = Field(default=90, ge=0)
 
     # --- shopify ------------------------------------------------------------------------------
     shopify_stores: Annotated[dict[str, ShopifyStore], NoDecode] = Field(default_factory=dict)

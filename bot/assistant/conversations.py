@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -172,3 +173,22 @@ class ConversationStore:
                 finalize(session)
         if stored.messages:
             conversation.turns.append(stored)
+
+
+def prune_conversations(hub: Hub, before: datetime) -> int:
+    """Delete the conversations idle since before `before`, with their messages.
+
+    A later reply in such a thread starts a new conversation. Messages are deleted explicitly
+    rather than through the foreign key's cascade, which SQLite only honours when enabled.
+    """
+    with session_scope(hub.engine) as session:
+        idle = select(AssistantConversation.id).where(
+            col(AssistantConversation.updated_at) < before
+        )
+        session.execute(
+            delete(AssistantMessage).where(col(AssistantMessage.conversation_id).in_(idle))
+        )
+        result = session.execute(
+            delete(AssistantConversation).where(col(AssistantConversation.updated_at) < before)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

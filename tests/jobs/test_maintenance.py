@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from bot.assistant.models import AssistantConversation, AssistantMessage
 from bot.db import session_scope
 from bot.hub import Hub
 from bot.security.models import SlackEventReceipt
@@ -41,3 +42,49 @@ def test_retention_job_prunes_only_old_call_records_and_event_receipts(hub: Hub)
         receipts = session.exec(select(SlackEventReceipt)).all()
     assert [c.started_at for c in calls] == [now - timedelta(days=1)]
     assert [r.key for r in receipts] == ["Ev_new"]
+
+
+def _conversation(hub: Hub, thread_ts: str, idle_days: int) -> int:
+    from bot.assistant.conversations import ConversationStore
+
+    store = ConversationStore(hub)
+    conversation = store.load("D1", thread_ts, "U1")
+    store.save_turn(
+        conversation,
+        [
+            {"role": "user", "content": [{"type": "text", "text": "quantos pedidos?"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "12"}]},
+        ],
+    )
+    with session_scope(hub.engine) as session:
+        row = session.get(AssistantConversation, conversation.id)
+        assert row is not None
+        row.updated_at = hub.clock.now() - timedelta(days=idle_days)
+        session.add(row)
+    return conversation.id
+
+
+def test_retention_job_deletes_idle_assistant_conversations_with_their_messages(
+    hub: Hub,
+) -> None:
+    old = _conversation(hub, "1.0", idle_days=91)
+    recent = _conversation(hub, "2.0", idle_days=89)
+
+    result = HubScheduler(hub).run_now("maintenance.retention")
+
+    assert result.outcome == "ok"
+    with session_scope(hub.engine) as session:
+        conversations = session.exec(select(AssistantConversation.id)).all()
+        messages = session.exec(select(AssistantMessage.conversation_id)).all()
+    assert conversations == [recent]
+    assert set(messages) == {recent} and len(messages) == 2
+    assert old not in messages
+
+
+def test_assistant_retention_zero_keeps_conversations(hub: Hub) -> None:
+    hub.settings.assistant_retention_days = 0
+    kept = _conversation(hub, "3.0", idle_days=4000)
+
+    assert HubScheduler(hub).run_now("maintenance.retention").outcome == "ok"
+    with session_scope(hub.engine) as session:
+        assert session.exec(select(AssistantConversation.id)).all() == [kept]
