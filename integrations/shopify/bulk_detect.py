@@ -179,26 +179,15 @@ def _run_workers(
             conn.send((theirs, blocks, ip_candidates))
         del first
         # 2. deal the candidates out: a phone block or an IP goes whole to one worker
-        shares: list[list[_Job]] = [[] for _ in conns]
-        n = len(shares)
+        located: list[Located] = []
         scanned = [0, 0, 0]  # dup scanned, ip scanned, ip without
         for conn in conns:  # in file order
-            located, counters = _recv(conn)
+            rows, counters = _recv(conn)
+            located.append(rows)
             scanned = [a + b for a, b in zip(scanned, counters, strict=True)]
-            for job in located:
-                where, block, waiting, ip = job
-                for_dups = block % n if block else -1
-                for_ips = ip % n if ip else -1
-                if for_dups == for_ips:
-                    shares[for_dups].append(job)
-                    continue
-                if for_dups >= 0:
-                    shares[for_dups].append((where, block, waiting, 0))
-                if for_ips >= 0:
-                    shares[for_ips].append((where, 0, waiting, ip))
-        for conn, share in zip(conns, shares, strict=True):
+        for conn, share in zip(conns, deal(located, len(conns)), strict=True):
             conn.send(share)
-        del shares
+        del located
         # 3. each worker's findings, merged in the detectors' order
         parts = [_recv(c) for c in conns]
     finally:
@@ -239,24 +228,24 @@ def _arrays(parts: Iterable[bytes]) -> Hashes:
     return np.concatenate(arrays) if arrays else np.empty(0, dtype=np.uint32)
 
 
-def with_pending(keys: Hashes, pending: Hashes) -> frozenset[int]:
+def with_pending(keys: Hashes, pending: Hashes) -> Hashes:
     """Keys seen at least twice in all, once at least with `pending` set (an unprocessed
     order): a phone block without one cannot hold a duplicate."""
     if not len(keys):
-        return frozenset()
+        return np.empty(0, dtype=np.uint32)
     unique, inverse, seen = np.unique(keys, return_inverse=True, return_counts=True)
     waiting = np.bincount(inverse, weights=pending)
-    return frozenset(unique[(seen >= 2) & (waiting >= 1)].tolist())
+    return unique[(seen >= 2) & (waiting >= 1)]
 
 
-def busy_ips(ips: Hashes, customers: Hashes, min_orders: int) -> frozenset[int]:
+def busy_ips(ips: Hashes, customers: Hashes, min_orders: int) -> Hashes:
     """IPs with at least `min_orders` orders (one entry each) from two or more customers.
 
     One sort of the (IP, customer) pairs: runs of equal IPs are the orders per IP, and the
     changes of pair inside a run count its distinct customers.
     """
     if not len(ips):
-        return frozenset()
+        return np.empty(0, dtype=np.uint32)
     pairs = (ips.astype(np.uint64) << np.uint64(32)) | customers
     pairs.sort()
     ip = pairs >> np.uint64(32)
@@ -268,7 +257,79 @@ def busy_ips(ips: Hashes, customers: Hashes, min_orders: int) -> frozenset[int]:
     starts = np.flatnonzero(new_ip)
     orders = np.diff(starts, append=len(pairs))
     distinct = np.add.reduceat(new_pair.astype(np.int64), starts)
-    return frozenset(ip[starts][(orders >= min_orders) & (distinct >= 2)].tolist())
+    return ip[starts][(orders >= min_orders) & (distinct >= 2)].astype(np.uint32)
+
+
+@dataclass
+class Located:
+    """Candidate orders, one row each in file order, as columns (cheap to send and to deal).
+
+    `block` is the order's phone block hash when it takes part in duplicate detection, `ip`
+    its IP hash when it takes part in the IP report (0: not for that report). Row r's line
+    items are `item_offsets[starts[r]:starts[r] + item_counts[r]]`, then `raw_items[r]` (items
+    another range held, as raw lines).
+    """
+
+    offsets: npt.NDArray[np.int64]
+    blocks: Hashes
+    pending: npt.NDArray[np.uint8]
+    ips: Hashes
+    item_counts: npt.NDArray[np.int64]
+    item_offsets: npt.NDArray[np.int64]
+    raw_items: dict[int, list[bytes]]
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def starts(self) -> npt.NDArray[np.int64]:
+        return np.cumsum(self.item_counts) - self.item_counts
+
+    def take(self, dup: npt.NDArray[np.bool_], ip: npt.NDArray[np.bool_]) -> Located:
+        """The rows where `dup` or `ip` holds, with the other report's hash zeroed."""
+        keep = dup | ip
+        rows = np.flatnonzero(keep)
+        new_row = np.cumsum(keep) - 1
+        return Located(
+            offsets=self.offsets[rows],
+            blocks=np.where(dup, self.blocks, 0).astype(np.uint32)[rows],
+            pending=self.pending[rows],
+            ips=np.where(ip, self.ips, 0).astype(np.uint32)[rows],
+            item_counts=self.item_counts[rows],
+            item_offsets=self.item_offsets[np.repeat(keep, self.item_counts)],
+            raw_items={int(new_row[r]): raws for r, raws in self.raw_items.items() if keep[r]},
+        )
+
+    @staticmethod
+    def join(parts: Sequence[Located]) -> Located:
+        raw_items: dict[int, list[bytes]] = {}
+        base = 0
+        for part in parts:
+            raw_items.update({base + r: raws for r, raws in part.raw_items.items()})
+            base += len(part)
+        return Located(
+            offsets=np.concatenate([p.offsets for p in parts]),
+            blocks=np.concatenate([p.blocks for p in parts]),
+            pending=np.concatenate([p.pending for p in parts]),
+            ips=np.concatenate([p.ips for p in parts]),
+            item_counts=np.concatenate([p.item_counts for p in parts]),
+            item_offsets=np.concatenate([p.item_offsets for p in parts]),
+            raw_items=raw_items,
+        )
+
+
+def deal(located: Sequence[Located], workers: int) -> list[Located]:
+    """Each worker's share: the rows whose block (for duplicates) or IP hashes to it."""
+    shares = []
+    for w in range(workers):
+        parts = [
+            part.take(
+                (part.blocks != 0) & (part.blocks % workers == w),
+                (part.ips != 0) & (part.ips % workers == w),
+            )
+            for part in located
+        ]
+        shares.append(Located.join(parts))
+    return shares
 
 
 # --- worker ----------------------------------------------------------------------------------
@@ -292,10 +353,6 @@ class _Lines:
     def close(self) -> None:
         self._map.close()
         self._file.close()
-
-
-_Where = tuple[int, tuple[int, ...], tuple[bytes, ...]]  # order line, its items, raw items
-_Job = tuple[_Where, int, bool, int]  # a candidate order: its block or 0, pending, its IP or 0
 
 
 def _worker(
@@ -346,31 +403,29 @@ def _work(conn: Connection, lines: _Lines, scan: RangeScan, params: DetectParams
     del received
 
     # 2. where the candidates are: orders in a candidate phone block or with a candidate IP
-    in_blocks = np.isin(blocks, _array(candidate_blocks))
-    in_ips = np.isin(ip_hashes, _array(ip_candidates))
+    in_blocks = np.isin(blocks, candidate_blocks)
+    in_ips = np.isin(ip_hashes, ip_candidates)
     chosen = np.flatnonzero(in_blocks | in_ips)
-    children = scan.children_of(chosen.tolist())
-    located: list[_Job] = [
-        ((at, tuple(children.get(i, ())), tuple(extra.get(i, ()))), block, bool(waiting), ip)
-        for i, at, block, waiting, ip in zip(
-            chosen.tolist(),
-            np.frombuffer(scan.offsets, dtype=np.int64)[chosen].tolist(),
-            np.where(in_blocks, blocks, 0)[chosen].tolist(),
-            pending[chosen].tolist(),
-            np.where(in_ips, ip_hashes, 0)[chosen].tolist(),
-            strict=True,
-        )
-    ]
+    item_counts, item_offsets = scan.items_of(chosen)
+    located = Located(
+        offsets=np.frombuffer(scan.offsets, dtype=np.int64)[chosen],
+        blocks=np.where(in_blocks, blocks, 0).astype(np.uint32)[chosen],
+        pending=pending[chosen],
+        ips=np.where(in_ips, ip_hashes, 0).astype(np.uint32)[chosen],
+        item_counts=item_counts,
+        item_offsets=item_offsets,
+        raw_items={row: extra[i] for row, i in enumerate(chosen.tolist()) if i in extra},
+    )
     conn.send((located, (scan.dup_scanned, scan.ip_scanned, scan.ip_without)))
-    del located, children, extra, scan
+    del located, extra, scan
 
     # 3. the share dealt to this worker: whole phone blocks and whole IPs
-    share: list[_Job] = conn.recv()
+    share: Located = conn.recv()
     conn.send(_share_reports(lines, share, params))
 
 
 def _share_reports(
-    lines: _Lines, share: list[_Job], params: DetectParams
+    lines: _Lines, share: Located, params: DetectParams
 ) -> tuple[DuplicateReport, IpReport]:
     """The detectors on one worker's share (every order of its blocks and IPs is in it).
 
@@ -383,11 +438,22 @@ def _share_reports(
     from integrations.shopify.orders import order_from_node
 
     loads = orjson.loads
-    items: list[list[Any]] = []  # each job's line items, decoded
-    keys: list[list[int]] = []  # each job's (block, product) group hashes
+    at = lines.at
+    item_offsets = share.item_offsets.tolist()
+    items: list[list[Any]] = []  # each row's line items, decoded
+    keys: list[list[int]] = []  # each row's (block, product) group hashes
     counts: dict[int, list[int]] = {}  # group → [orders, pending orders]
-    for (_at, items_at, raws), block, waiting, _ip in share:
-        nodes = [loads(lines.at(c)) for c in items_at] + [loads(r) for r in raws]
+    for row, (start, count, block, waiting) in enumerate(
+        zip(
+            share.starts().tolist(),
+            share.item_counts.tolist(),
+            share.blocks.tolist(),
+            share.pending.tolist(),
+            strict=True,
+        )
+    ):
+        nodes = [loads(at(c)) for c in item_offsets[start : start + count]]
+        nodes.extend(loads(r) for r in share.raw_items.get(row, ()))
         items.append(nodes)
         groups = []
         if block:
@@ -404,11 +470,12 @@ def _share_reports(
         keys.append(groups)
     dup_orders: list[Order] = []
     ip_orders: list[Order] = []
-    for job, nodes, groups in zip(share, items, keys, strict=True):
-        (at, _, _), _, _, ip = job
+    for offset, nodes, groups, ip in zip(
+        share.offsets.tolist(), items, keys, share.ips.tolist(), strict=True
+    ):
         dup = any(counts[h][0] >= 2 and counts[h][1] >= 1 for h in groups)
         if dup or ip:
-            order = order_from_node(loads(lines.at(at)), nodes)
+            order = order_from_node(loads(at(offset)), nodes)
             if dup:
                 dup_orders.append(order)
             if ip:
@@ -428,7 +495,3 @@ def _key_text(node: dict[str, Any]) -> str | None:
         get("title") or "",
     )
     return None if key is None else f"{key[0]}\x1f{key[1]}"
-
-
-def _array(keys: frozenset[int]) -> Hashes:
-    return np.fromiter(keys, dtype=np.uint32, count=len(keys))

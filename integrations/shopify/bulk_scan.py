@@ -24,6 +24,7 @@ from zlib import crc32
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from integrations.shopify.duplicates import phone_block, processed_matcher
@@ -248,24 +249,17 @@ class RangeScan:
     ip_scanned: int = 0
     ip_without: int = 0
 
-    def children_of(self, orders: Iterable[int]) -> dict[int, list[int]]:
-        """The line offsets of the line items of `orders` (positions), in file order."""
-        wanted = np.fromiter(orders, dtype=np.int64)
+    def items_of(
+        self, orders: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Line items of `orders` (ascending positions): a count per order, and their offsets
+        one order after the other, each order's in file order."""
         owners = np.frombuffer(self.child_orders, dtype=np.int64)
-        found: dict[int, list[int]] = {}
-        if len(wanted) and len(owners):
-            hits = np.flatnonzero(np.isin(owners, wanted))
-            for order, at in zip(
-                owners[hits].tolist(),
-                np.frombuffer(self.child_offsets, dtype=np.int64)[hits].tolist(),
-                strict=True,
-            ):
-                bucket = found.get(order)
-                if bucket is None:
-                    found[order] = [at]
-                else:
-                    bucket.append(at)
-        return found
+        hits = np.flatnonzero(np.isin(owners, orders))
+        rows = np.searchsorted(orders, owners[hits])
+        by_row = np.argsort(rows, kind="stable")  # stable: file order within an order
+        offsets = np.frombuffer(self.child_offsets, dtype=np.int64)[hits][by_row]
+        return np.bincount(rows, minlength=len(orders)).astype(np.int64), offsets
 
 
 def scan_range(path: str, start: int, end: int, spec: ScanSpec) -> RangeScan:

@@ -106,8 +106,8 @@ def test_candidate_blocks_need_two_orders_and_one_pending() -> None:
     keys = np.array([5, 5, 7, 7, 9, 11, 11, 11], dtype=np.uint32)
     pending = np.array([0, 1, 0, 0, 1, 0, 0, 1], dtype=np.uint32)
     # 5: two orders, one pending; 7: two processed; 9: alone; 11: three, one pending
-    assert bulk_detect.with_pending(keys, pending) == {5, 11}
-    assert bulk_detect.with_pending(keys[:0], pending[:0]) == set()
+    assert bulk_detect.with_pending(keys, pending).tolist() == [5, 11]
+    assert bulk_detect.with_pending(keys[:0], pending[:0]).tolist() == []
 
 
 def test_busy_ips_match_a_plain_count() -> None:
@@ -119,10 +119,42 @@ def test_busy_ips_match_a_plain_count() -> None:
     for ip, customer in zip(ips, customers, strict=True):
         buyers[ip].add(customer)
     as_arrays = np.array(ips, dtype=np.uint32), np.array(customers, dtype=np.uint32)
+
+    def busy(min_orders: int) -> set[int]:
+        return set(bulk_detect.busy_ips(*as_arrays, min_orders).tolist())
+
     for min_orders in (1, 2, 50, 70):
         expected = {ip for ip in orders if orders[ip] >= min_orders and len(buyers[ip]) >= 2}
-        assert bulk_detect.busy_ips(*as_arrays, min_orders) == expected
+        assert busy(min_orders) == expected
     # the single-buyer IPs have many orders and are still left out; the threshold bites
-    assert not {ip for ip in orders if ip % 3 == 0} & bulk_detect.busy_ips(*as_arrays, 2)
-    assert bulk_detect.busy_ips(*as_arrays, 2) > bulk_detect.busy_ips(*as_arrays, 50)
-    assert bulk_detect.busy_ips(as_arrays[0][:0], as_arrays[1][:0], 2) == set()
+    assert not {ip for ip in orders if ip % 3 == 0} & busy(2)
+    assert busy(2) > busy(50)
+    assert bulk_detect.busy_ips(as_arrays[0][:0], as_arrays[1][:0], 2).tolist() == []
+
+
+def test_deal_sends_each_block_and_ip_whole_to_one_worker_in_file_order() -> None:
+    def located(first_offset: int, blocks: list[int], ips: list[int]) -> bulk_detect.Located:
+        n = len(blocks)
+        return bulk_detect.Located(
+            offsets=np.arange(first_offset, first_offset + n, dtype=np.int64),
+            blocks=np.array(blocks, dtype=np.uint32),
+            pending=np.ones(n, dtype=np.uint8),
+            ips=np.array(ips, dtype=np.uint32),
+            item_counts=np.array([1] * n, dtype=np.int64),
+            item_offsets=np.arange(1000 + first_offset, 1000 + first_offset + n, dtype=np.int64),
+            raw_items={n - 1: [b'{"late": true}']},
+        )
+
+    # worker 0's rows, then worker 1's: blocks 4 and 6 (even), 5 (odd); IPs 8 (even), 9 (odd)
+    parts = [located(0, [4, 5, 0], [9, 8, 8]), located(10, [6, 4, 5], [0, 9, 0])]
+    even, odd = bulk_detect.deal(parts, 2)
+    assert even.offsets.tolist() == [0, 1, 2, 10, 11]  # file order kept
+    assert even.blocks.tolist() == [4, 0, 0, 6, 4]  # block 5 went to the odd worker
+    assert even.ips.tolist() == [0, 8, 8, 0, 0]
+    assert even.item_offsets.tolist() == [1000, 1001, 1002, 1010, 1011]
+    assert even.raw_items == {2: [b'{"late": true}']}
+    assert odd.offsets.tolist() == [0, 1, 11, 12]
+    assert odd.blocks.tolist() == [0, 5, 0, 5] and odd.ips.tolist() == [9, 0, 9, 0]
+    assert odd.raw_items == {3: [b'{"late": true}']}
+    starts = odd.starts().tolist()
+    assert [odd.item_offsets[s] for s in starts] == [1000, 1001, 1011, 1012]
