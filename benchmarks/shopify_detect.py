@@ -7,12 +7,14 @@
    `IP address` attribute or in clientIp), several currencies.
 2. Runs the hub's bulk pipeline (`bulk_detect.detect_file`: typed scan of each byte range
    down to grouping keys, candidates dealt out by phone block and IP, the ordinary detectors
-   on the candidates; 2 worker processes like DuckDB's 2 threads), the same in one process,
-   and DuckDB computing the same groups from the same file, each in its own process (wall
-   time, peak RSS; the workers' memory is not in the parent's figure), and checks all three
-   give the same certain duplicates and the same suspicious IPs. The hub and DuckDB runs
-   alternate for `--rounds` rounds (this machine's speed drifts by tens of percent within
-   minutes); the ratio is of the medians, and each round's own ratio is printed too.
+   on the candidates; 2 worker processes like DuckDB's 2 threads), the same in one process
+   (and with `--plain` the plain path that builds every order), and DuckDB computing the same
+   groups from the same file, each in its own process (wall time, peak RSS: the workers'
+   memory is not in the parent's figure, and RSS counts the pages of the memory-mapped file
+   that were read), and checks all of them give the same certain duplicates and the same
+   suspicious IPs. The hub and DuckDB runs alternate for `--rounds` rounds (this machine's
+   speed drifts by tens of percent within minutes); the ratio is of the medians, and each
+   round's own ratio is printed too.
    DuckDB's phone normalisation is SQL written for the formats this generator emits (the hub
    uses libphonenumber plus country fixes, which DuckDB cannot run); the hub side also pays
    for `possible` (last-9-digits) findings, which the comparison leaves out.
@@ -190,20 +192,20 @@ def run_hub(path: Path, workers: int | None = None) -> dict[str, Any]:
 
 
 def run_hub_one_process(path: Path) -> dict[str, Any]:
-    """Single process, and the JSONL join timed on its own (orjson + typed orders)."""
-    from integrations.shopify.duplicates import find_duplicates
-    from integrations.shopify.ips import ip_report
-    from integrations.shopify.orders import orders_from_jsonl
+    """The same pipeline in this process (what a one-core machine runs)."""
+    return run_hub(path, workers=1)
+
+
+def run_plain(path: Path) -> dict[str, Any]:
+    """Every order built and both detectors on all (`detect_every_order`, the tests' reference)."""
+    from integrations.shopify.bulk_detect import DetectParams, detect_every_order
 
     t0 = time.perf_counter()
-    with path.open("rb") as fh:
-        orders = list(orders_from_jsonl(fh))
-    t_parse = time.perf_counter() - t0
-    dups = find_duplicates(orders, now=NOW, window_days=DUP_WINDOW_DAYS, processed_tags=PROCESSED)
-    ips = ip_report(orders, now=NOW, days=IP_DAYS, min_orders=2)
-    result = _hub_result(dups, ips, time.perf_counter() - t0, 1)
-    result["parse"] = t_parse
-    return result
+    params = DetectParams(
+        now=NOW, dup_days=DUP_WINDOW_DAYS, ip_days=IP_DAYS, min_orders=2, processed_tags=PROCESSED
+    )
+    dups, ips = detect_every_order(path, params)
+    return _hub_result(dups, ips, time.perf_counter() - t0, 1)
 
 
 def _hub_result(dups: Any, ips: Any, wall: float, workers: int | None) -> dict[str, Any]:
@@ -376,6 +378,8 @@ def _child(phase: str, path: Path, out: Path) -> None:
         result = run_hub(path)
     elif phase == "hub1":
         result = run_hub_one_process(path)
+    elif phase == "plain":
+        result = run_plain(path)
     else:
         result = run_duckdb(path)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -476,7 +480,10 @@ def main() -> int:
     parser.add_argument("--fetch-orders", type=int, default=800)
     parser.add_argument("--restore-rate", type=float, default=250.0)
     parser.add_argument("--bucket", type=float, default=1000.0)
-    parser.add_argument("--phase", choices=["hub", "hub1", "duckdb"])
+    parser.add_argument("--phase", choices=["hub", "hub1", "plain", "duckdb"])
+    parser.add_argument(
+        "--plain", action="store_true", help="also time the plain path (every order built)"
+    )
     parser.add_argument("--file")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -501,11 +508,13 @@ def main() -> int:
             hubs.append(_spawn("hub", path, tmp))
             ducks.append(_spawn("duckdb", path, tmp))
         hub1 = _spawn("hub1", path, tmp)
+        plain = _spawn("plain", path, tmp) if args.plain else None
     hub, duck = _median(hubs), _median(ducks)
     hub_walls = ", ".join(f"{r['wall']:.2f}" for r in hubs)
     duck_walls = ", ".join(f"{r['wall']:.2f}" for r in ducks)
-    same_pairs = all(r["pairs"] == duck["pairs"] for r in (*hubs, *ducks, hub1))
-    same_ips = all(r["ips"] == duck["ips"] for r in (*hubs, *ducks, hub1))
+    others = [hub1] if plain is None else [hub1, plain]
+    same_pairs = all(r["pairs"] == duck["pairs"] for r in (*hubs, *ducks, *others))
+    same_ips = all(r["ips"] == duck["ips"] for r in (*hubs, *ducks, *others))
     ratio = hub["wall"] / duck["wall"]
     print(
         f"hub pipeline : {hub['wall']:.2f}s median of {len(hubs)} "
@@ -516,9 +525,14 @@ def main() -> int:
         f"{hub['possible']:,} possible findings, {len(hub['ips']):,} suspicious IPs"
     )
     print(
-        f"hub, 1 process: {hub1['wall']:.2f}s (JSONL join {hub1['parse']:.2f}s), "
-        f"peak RSS {hub1['peak_rss_mb']:,.0f} MB ({hub1['wall'] / duck['wall']:.2f}x DuckDB)"
+        f"hub, 1 process: {hub1['wall']:.2f}s, peak RSS {hub1['peak_rss_mb']:,.0f} MB "
+        f"({hub1['wall'] / duck['wall']:.2f}x DuckDB)"
     )
+    if plain is not None:
+        print(
+            f"plain path   : {plain['wall']:.2f}s (every order built), peak RSS "
+            f"{plain['peak_rss_mb']:,.0f} MB ({plain['wall'] / duck['wall']:.2f}x DuckDB)"
+        )
     print(
         f"duckdb       : {duck['wall']:.2f}s median of {len(ducks)} "
         f"({duck_walls}), peak RSS "

@@ -19,8 +19,10 @@ worker process per range, all reading the file through a memory map, in three ro
    single-process path: a hash collision only adds an order the detector then leaves out. The
    counters (orders scanned, orders without IP) come from the scans.
 
-With one worker (or a small file) it is the single-process path: `orders_from_jsonl` and the
-two detectors. Workers are spawned (never forked: the bot has threads).
+With one worker (or a small file) the same rounds run in this process (`_detect_inline`):
+still only candidates are built, so a one-core machine gets the same savings. Workers are
+spawned (never forked: the bot has threads). `detect_every_order` is the plain way, every
+order built and both detectors run on all: the reference the tests hold the fast paths to.
 """
 
 from __future__ import annotations
@@ -91,12 +93,35 @@ def detect_file(
     """Both reports for the orders in the JSONL at `path` (see the module docstring)."""
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
-    if workers <= 1 or path.stat().st_size < MIN_PARALLEL_BYTES:
-        with path.open("rb") as fh:
-            orders = list(orders_from_jsonl(fh))
-        return _reports(orders, orders, params)
     with paused_gc():
+        if workers <= 1 or path.stat().st_size < MIN_PARALLEL_BYTES:
+            return _detect_inline(path, params)
         return _run_workers(path, params, workers)
+
+
+def detect_every_order(path: Path, params: DetectParams) -> tuple[DuplicateReport, IpReport]:
+    """The plain way: every order built, the detectors run on all of them. Slow on big files;
+    the reference the other paths are tested against."""
+    with path.open("rb") as fh:
+        orders = list(orders_from_jsonl(fh))
+    return _reports(orders, orders, params)
+
+
+def _detect_inline(path: Path, params: DetectParams) -> tuple[DuplicateReport, IpReport]:
+    """The workers' three rounds in this process, for one core or a small file."""
+    lines = _Lines(str(path))
+    try:
+        scan = scan_lines(str(path), 0, path.stat().st_size, params.scan_spec())
+        keys = _keys(scan)
+        candidates = _candidates([keys], params.min_orders)
+        share = _locate(scan, *candidates, extra={})
+        dups, ips = _share_reports(lines, share, params)
+    finally:
+        lines.close()
+    dups.orders_scanned = scan.dup_scanned
+    ips.orders_scanned = scan.ip_scanned
+    ips.orders_without_ip = scan.ip_without
+    return dups, ips
 
 
 def _reports(
@@ -161,22 +186,15 @@ def _run_workers(
             conns.append(parent)
             procs.append(proc)
         # 1. orphaned line items, phone blocks, (IP, customer) pairs
-        first = [_recv(c) for c in conns]
-        blocks = with_pending(
-            _arrays(b for _, b, _, _, _ in first), _arrays(p for _, _, p, _, _ in first)
-        )
-        ip_candidates = busy_ips(
-            _arrays(ips for _, _, _, ips, _ in first),
-            _arrays(customers for _, _, _, _, customers in first),
-            params.min_orders,
-        )
+        first: list[tuple[dict[str, list[bytes]], _Keys]] = [_recv(c) for c in conns]
+        candidates = _candidates([keys for _, keys in first], params.min_orders)
         for i, conn in enumerate(conns):
             theirs: dict[str, list[bytes]] = {}
-            for j, (orphans, _, _, _, _) in enumerate(first):
+            for j, (orphans, _) in enumerate(first):
                 if j != i:
-                    for parent_id, lines in orphans.items():
-                        theirs.setdefault(parent_id, []).extend(lines)
-            conn.send((theirs, blocks, ip_candidates))
+                    for parent_id, raws in orphans.items():
+                        theirs.setdefault(parent_id, []).extend(raws)
+            conn.send((theirs, candidates))
         del first
         # 2. deal the candidates out: a phone block or an IP goes whole to one worker
         located: list[Located] = []
@@ -210,6 +228,56 @@ def _run_workers(
     ips.orders_scanned = scanned[1]
     ips.orders_without_ip = scanned[2]
     return dups, ips
+
+
+_Keys = tuple[bytes, bytes, bytes, bytes]  # blocks, their pending flags, IPs, their customers
+
+
+def _keys(scan: RangeScan) -> _Keys:
+    """What the parent counts: the phone blocks (with pending flags) and (IP, customer) pairs."""
+    blocks = np.frombuffer(scan.blocks, dtype=np.uint32)
+    has_block = blocks != 0
+    pending = np.frombuffer(scan.pending, dtype=np.uint8)[has_block].astype(np.uint32)
+    ip_hashes = np.frombuffer(scan.ip_hashes, dtype=np.uint32)
+    with_ip = ip_hashes != 0
+    customers = np.frombuffer(scan.customer_hashes, dtype=np.uint32)[with_ip]
+    return (
+        blocks[has_block].tobytes(),
+        pending.tobytes(),
+        ip_hashes[with_ip].tobytes(),
+        customers.tobytes(),
+    )
+
+
+def _candidates(keys: Sequence[_Keys], min_orders: int) -> tuple[Hashes, Hashes]:
+    """(phone blocks that may hold duplicates, suspicious IPs) over every range's keys."""
+    blocks = with_pending(_arrays(k[0] for k in keys), _arrays(k[1] for k in keys))
+    ips = busy_ips(_arrays(k[2] for k in keys), _arrays(k[3] for k in keys), min_orders)
+    return blocks, ips
+
+
+def _locate(
+    scan: RangeScan,
+    candidate_blocks: Hashes,
+    ip_candidates: Hashes,
+    extra: dict[int, list[bytes]],
+) -> Located:
+    """The orders of the range in a candidate block or with a candidate IP, as rows."""
+    blocks = np.frombuffer(scan.blocks, dtype=np.uint32)
+    ip_hashes = np.frombuffer(scan.ip_hashes, dtype=np.uint32)
+    in_blocks = np.isin(blocks, candidate_blocks)
+    in_ips = np.isin(ip_hashes, ip_candidates)
+    chosen = np.flatnonzero(in_blocks | in_ips)
+    item_counts, item_offsets = scan.items_of(chosen)
+    return Located(
+        offsets=np.frombuffer(scan.offsets, dtype=np.int64)[chosen],
+        blocks=np.where(in_blocks, blocks, 0).astype(np.uint32)[chosen],
+        pending=np.frombuffer(scan.pending, dtype=np.uint8)[chosen],
+        ips=np.where(in_ips, ip_hashes, 0).astype(np.uint32)[chosen],
+        item_counts=item_counts,
+        item_offsets=item_offsets,
+        raw_items={row: extra[i] for row, i in enumerate(chosen.tolist()) if i in extra},
+    )
 
 
 def _recv(conn: Connection) -> Any:
@@ -378,23 +446,9 @@ def _worker(
 def _work(conn: Connection, lines: _Lines, scan: RangeScan, params: DetectParams) -> None:
     # 1. orphaned line items (as raw lines), phone blocks, (IP, customer) pairs
     orphans = {pid: [lines.at(at) for at in offsets] for pid, offsets in scan.orphans.items()}
-    blocks = np.frombuffer(scan.blocks, dtype=np.uint32)
-    has_block = blocks != 0
-    pending = np.frombuffer(scan.pending, dtype=np.uint8)
-    ip_hashes = np.frombuffer(scan.ip_hashes, dtype=np.uint32)
-    with_ip = ip_hashes != 0
-    customers = np.frombuffer(scan.customer_hashes, dtype=np.uint32)[with_ip]
-    conn.send(
-        (
-            orphans,
-            blocks[has_block].tobytes(),
-            pending[has_block].astype(np.uint32).tobytes(),
-            ip_hashes[with_ip].tobytes(),
-            customers.tobytes(),
-        )
-    )
-    del orphans, has_block, with_ip, customers
-    received, candidate_blocks, ip_candidates = conn.recv()
+    conn.send((orphans, _keys(scan)))
+    del orphans
+    received, (candidate_blocks, ip_candidates) = conn.recv()
     extra: dict[int, list[bytes]] = {}  # line items from later ranges (after this one's)
     for parent_id, raws in received.items():
         i = scan.index.get(parent_id)
@@ -403,19 +457,7 @@ def _work(conn: Connection, lines: _Lines, scan: RangeScan, params: DetectParams
     del received
 
     # 2. where the candidates are: orders in a candidate phone block or with a candidate IP
-    in_blocks = np.isin(blocks, candidate_blocks)
-    in_ips = np.isin(ip_hashes, ip_candidates)
-    chosen = np.flatnonzero(in_blocks | in_ips)
-    item_counts, item_offsets = scan.items_of(chosen)
-    located = Located(
-        offsets=np.frombuffer(scan.offsets, dtype=np.int64)[chosen],
-        blocks=np.where(in_blocks, blocks, 0).astype(np.uint32)[chosen],
-        pending=pending[chosen],
-        ips=np.where(in_ips, ip_hashes, 0).astype(np.uint32)[chosen],
-        item_counts=item_counts,
-        item_offsets=item_offsets,
-        raw_items={row: extra[i] for row, i in enumerate(chosen.tolist()) if i in extra},
-    )
+    located = _locate(scan, candidate_blocks, ip_candidates, extra)
     conn.send((located, (scan.dup_scanned, scan.ip_scanned, scan.ip_without)))
     del located, extra, scan
 

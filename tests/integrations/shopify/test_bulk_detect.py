@@ -16,7 +16,12 @@ import pytest
 from bot.hub import Hub
 from integrations.runtime.harness import SimulatorServer
 from integrations.shopify import bulk_detect
-from integrations.shopify.bulk_detect import DetectParams, detect_file, split_ranges
+from integrations.shopify.bulk_detect import (
+    DetectParams,
+    detect_every_order,
+    detect_file,
+    split_ranges,
+)
 from integrations.shopify.duplicates import DuplicateReport
 from integrations.shopify.ips import IpReport
 from integrations.shopify.service import client_for, duplicates_report, ips_report, set_ip_list
@@ -51,7 +56,7 @@ def test_split_ranges_cut_at_line_ends(tmp_path: Path) -> None:
     assert all(data[end - 1 : end] == b"\n" for _, end in ranges)
 
 
-def test_two_workers_give_the_single_process_reports(
+def test_one_and_two_workers_give_the_plain_reports(
     shopify_sim: Sim,
     make_shop_hub: Callable[..., Hub],
     tmp_path: Path,
@@ -68,7 +73,8 @@ def test_two_workers_give_the_single_process_reports(
     lines = path.read_bytes().splitlines()
     assert any(b"__parentId" in line for line in lines)
     params = DetectParams(now=now, dup_days=30, ip_days=90, watched_ips=("187.45.210.77",))
-    single = detect_file(path, params, workers=1)
+    single = detect_every_order(path, params)
+    assert summary(*detect_file(path, params, workers=1)) == summary(*single)  # in-process
     monkeypatch.setattr(bulk_detect, "MIN_PARALLEL_BYTES", 0)
     first_child = next(i for i, line in enumerate(lines) if b"__parentId" in line)
     monkeypatch.setattr(

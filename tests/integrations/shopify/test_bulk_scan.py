@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from integrations.shopify import bulk_detect
-from integrations.shopify.bulk_detect import DetectParams, detect_file
+from integrations.shopify.bulk_detect import DetectParams, detect_every_order, detect_file
 from integrations.shopify.bulk_scan import ScanSpec, decode_line, parent_of, phone_of, scan_range
 from integrations.shopify.ips import _parse_sources
 from tests.integrations.shopify.test_bulk_detect import summary
@@ -97,13 +97,12 @@ def odd_file(path: Path) -> int:
     return cut_at
 
 
-def test_odd_lines_give_the_single_process_reports(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_odd_lines_give_the_plain_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "odd.jsonl"
     cut = odd_file(path)
     params = DetectParams(now=NOW, dup_days=30, ip_days=30, processed_tags=("eh",))
-    single = detect_file(path, params, workers=1)
+    single = detect_every_order(path, params)
+    assert summary(*detect_file(path, params, workers=1)) == summary(*single)
     monkeypatch.setattr(bulk_detect, "MIN_PARALLEL_BYTES", 0)
     monkeypatch.setattr(
         bulk_detect, "split_ranges", lambda p, parts: [(0, cut), (cut, p.stat().st_size)]
