@@ -68,8 +68,8 @@ class AssistantRequest(SQLModel, table=True):
     user_id: str = Field(max_length=32)
     channel_id: str = Field(max_length=32)
     thread_ts: str = Field(max_length=32)
-    # accepted → answered | cut | refused | too_long | failed; rate_limited and too_long
-    # are not counted against the limit.
+    # accepted → answered | cut | refused | failed | busy (the thread stayed busy for the whole
+    # wait); rate_limited, too_long and busy are not counted against the limit.
     status: str = Field(max_length=24)
     stop_reason: str | None = Field(default=None, max_length=40)
     rounds: int = Field(default=0)
