@@ -242,6 +242,9 @@ class Settings(BaseSettings):
     assistant_rate_limit_window_seconds: int = 600
     assistant_max_input_chars: int = 4000
     assistant_history_token_budget: int = 12000
+    # A question arriving while the assistant answers another in the same thread (on any
+    # instance) waits this long for it, then is asked to be sent again.
+    assistant_thread_wait_seconds: float = Field(default=120.0, ge=0)
     # Threads idle for longer are deleted by the daily retention job (0: keep them forever).
     assistant_retention_days: int = Field(default=90, ge=0)
 

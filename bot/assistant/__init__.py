@@ -5,7 +5,10 @@
 1. not configured → how to configure it; empty question → a hint;
 2. input longer than `assistant_max_input_chars` → a clear message (not counted);
 3. over the per-user rate limit → a clear message with the wait (not counted);
-4. otherwise: status "pensando…", the thread's conversation from the database, the tool loop
+4. otherwise: status "pensando…", then the thread's turn (`bot.assistant.lease`: one question
+   per thread at a time, on this instance and every other one sharing the database; a question
+   arriving while the thread is busy waits up to `assistant_thread_wait_seconds`, then is told
+   to send again), the thread's conversation from the database, the tool loop
    (`bot.assistant.loop`) streaming its text into the thread, usage recorded per response
    (and handed to the AI spend area), the turn stored, 👍/👎 buttons under the answer.
 Any failure becomes a pt-BR reply with a reference id that is also in the log.
@@ -14,9 +17,8 @@ Any failure becomes a pt-BR reply with a reference id that is also in the log.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
-import zlib
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -72,6 +74,10 @@ REFUSAL_TEXT = (
     "ou fale com um administrador do hub."
 )
 EMPTY_ANSWER_TEXT = "Não consegui formular uma resposta. Pode reformular a pergunta?"
+BUSY_TEXT = (
+    "⏳ Ainda estou respondendo à mensagem anterior desta thread. Mande a sua de novo daqui a "
+    "pouco, quando a resposta terminar. (referência `{ref}`)"
+)
 
 
 def _error_text(exc: Exception, ref: str) -> str:
@@ -84,15 +90,6 @@ def _error_text(exc: Exception, ref: str) -> str:
             "Algo deu errado do meu lado ao responder. Tente de novo; se repetir, avise um admin."
         )
     return f"⚠️ {what} (referência `{ref}`)"
-
-
-# Questions in the same thread run one at a time (their turns must not interleave). Striped
-# locks: bounded memory however many threads the hub sees (unrelated threads rarely share one).
-_THREAD_LOCKS = tuple(threading.Lock() for _ in range(64))
-
-
-def _thread_lock(key: str) -> threading.Lock:
-    return _THREAD_LOCKS[zlib.crc32(key.encode()) % len(_THREAD_LOCKS)]
 
 
 def _count(n: int) -> str:
@@ -131,6 +128,7 @@ def answer(hub: Hub, client: Any, message: IncomingMessage) -> None:
 
 def _answer(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> None:
     from bot.assistant import ratelimit
+    from bot.assistant.lease import ThreadBusy, hold_thread, lease_owner
     from bot.assistant.models import AssistantRequest
     from bot.db import session_scope
     from integrations.claude.integration import CLAUDE
@@ -180,7 +178,31 @@ def _answer(hub: Hub, message: IncomingMessage, reply: SlackReply, ref: str) -> 
         return
     record("accepted")
     reply.status("pensando…")
-    with _thread_lock(f"{message.channel_id}:{message.thread_ts}"):
+    # Questions in the same thread run one at a time, here and on every other instance: their
+    # turns must not interleave. The next one waits (bounded) and then sees the whole thread.
+    with ExitStack() as turn:
+        try:
+            turn.enter_context(
+                hold_thread(
+                    hub,
+                    message.channel_id,
+                    message.thread_ts,
+                    owner=lease_owner(ref),
+                    started_by=message.user_id,
+                    wait_seconds=settings.assistant_thread_wait_seconds,
+                )
+            )
+        except ThreadBusy as busy:
+            log.warning(
+                "assistant thread busy ref=%s channel=%s thread=%s waited=%.0fs",
+                ref,
+                message.channel_id,
+                message.thread_ts,
+                busy.waited,
+            )
+            _finish_request(hub, ref, "busy")
+            reply.finish([], fallback_text=BUSY_TEXT.format(ref=ref))
+            return
         _run(hub, message, reply, ref)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import and_, delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -178,17 +178,23 @@ class ConversationStore:
 def prune_conversations(hub: Hub, before: datetime) -> int:
     """Delete the conversations idle since before `before`, with their messages.
 
-    A later reply in such a thread starts a new conversation. Messages are deleted explicitly
-    rather than through the foreign key's cascade, which SQLite only honours when enabled.
+    A later reply in such a thread starts a new conversation. A conversation whose thread is
+    being answered right now (an unexpired lease, `bot.assistant.lease`) is kept: its turn is
+    about to be stored. Messages are deleted explicitly rather than through the foreign key's
+    cascade, which SQLite only honours when enabled.
     """
+    now = hub.clock.now()
+    is_idle = and_(
+        col(AssistantConversation.updated_at) < before,
+        or_(
+            col(AssistantConversation.lease_owner).is_(None),
+            col(AssistantConversation.lease_until) < now,
+        ),
+    )
     with session_scope(hub.engine) as session:
-        idle = select(AssistantConversation.id).where(
-            col(AssistantConversation.updated_at) < before
-        )
+        idle = select(AssistantConversation.id).where(is_idle)
         session.execute(
             delete(AssistantMessage).where(col(AssistantMessage.conversation_id).in_(idle))
         )
-        result = session.execute(
-            delete(AssistantConversation).where(col(AssistantConversation.updated_at) < before)
-        )
+        result = session.execute(delete(AssistantConversation).where(is_idle))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

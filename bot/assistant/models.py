@@ -1,6 +1,7 @@
 """Assistant tables: conversations per Slack thread, their messages, requests, usage, feedback.
 
-Migration: bot/migrations/versions/0006_assistant.py (kept identical by a test).
+Migrations: bot/migrations/versions/0006_assistant.py, then 0009_assistant_lease.py (the thread
+lease columns); kept identical to these models by a test.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ class AssistantConversation(SQLModel, table=True):
     first_turn: int = Field(default=0)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # The thread's lease (bot.assistant.lease): which turn is being answered in it, on which
+    # instance, and until when. Both NULL when the thread is free.
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 class AssistantMessage(SQLModel, table=True):
@@ -61,8 +68,8 @@ class AssistantRequest(SQLModel, table=True):
     user_id: str = Field(max_length=32)
     channel_id: str = Field(max_length=32)
     thread_ts: str = Field(max_length=32)
-    # accepted → answered | cut | refused | too_long | failed; rate_limited and too_long
-    # are not counted against the limit.
+    # accepted → answered | cut | refused | failed | busy (the thread stayed busy for the whole
+    # wait); rate_limited, too_long and busy are not counted against the limit.
     status: str = Field(max_length=24)
     stop_reason: str | None = Field(default=None, max_length=40)
     rounds: int = Field(default=0)

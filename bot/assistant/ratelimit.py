@@ -2,7 +2,8 @@
 
 The log is the `assistant_requests` table itself (one row per accepted question), so the limit
 holds across restarts and across several hub instances. Rejected questions (over the limit,
-too long) are recorded too but do not count.
+too long, or turned away because the thread stayed busy: the person is asked to send it again)
+are recorded too but do not count.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bot.db import session_scope
 if TYPE_CHECKING:
     from bot.hub import Hub
 
-NOT_COUNTED = ("rate_limited", "too_long")
+NOT_COUNTED = ("rate_limited", "too_long", "busy")
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ CLAUDE = register(
             "assistant_rate_limit_window_seconds",
             "assistant_max_input_chars",
             "assistant_history_token_budget",
+            "assistant_thread_wait_seconds",
         ),
     )
 )

@@ -88,3 +88,18 @@ def test_assistant_retention_zero_keeps_conversations(hub: Hub) -> None:
     assert HubScheduler(hub).run_now("maintenance.retention").outcome == "ok"
     with session_scope(hub.engine) as session:
         assert session.exec(select(AssistantConversation.id)).all() == [kept]
+
+
+def test_retention_keeps_an_idle_conversation_being_answered_right_now(hub: Hub) -> None:
+    from bot.assistant.lease import ThreadLease
+
+    answering = _conversation(hub, "4.0", idle_days=91)
+    _conversation(hub, "5.0", idle_days=91)  # its turn's instance crashed: the lease expires
+    for thread_ts, owner in (("4.0", "turn-now"), ("5.0", "turn-dead")):
+        assert ThreadLease(hub.engine, hub.clock, "D1", thread_ts, owner, 120).try_claim()
+    hub.clock.advance(121)  # type: ignore[attr-defined]
+    assert ThreadLease(hub.engine, hub.clock, "D1", "4.0", "turn-now", 120).renew()
+
+    assert HubScheduler(hub).run_now("maintenance.retention").outcome == "ok"
+    with session_scope(hub.engine) as session:
+        assert session.exec(select(AssistantConversation.id)).all() == [answering]
