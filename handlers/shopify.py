@@ -2,7 +2,8 @@
 
 Views (Block Kit) live here and are shared with the scheduled reports (jobs/shopify_reports.py).
 Cancelling goes through the confirmation cards (`shopify.cancel_duplicates`, operator role);
-`shopify.simulate_cancel` is the "Simular" card (a dry run, read-only).
+`shopify.simulate_cancel` is the "Simular" card (a dry run, read-only). A "Cancelar #…" click
+never stacks a second card for an order that already has one waiting.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 from bot.security import audit
 from bot.security.confirmations import (
     ActionSpec,
+    AlreadyPending,
     ExecutionContext,
     ExecutionResult,
     Refused,
     post_proposal,
     register_action,
 )
+from bot.security.models import PendingAction
 from bot.security.roles import Role
 from handlers.registry import UsageError, subcommand
 from integrations.shopify import cancel
@@ -669,26 +672,93 @@ def cancel_click(hub: Hub, client: Any, body: dict[str, Any], role: Role) -> Non
 
     The card is the same `shopify.cancel_duplicates` action as the bulk one (operator role,
     single-use claim, re-read before cancelling, the ledger never cancels an order twice).
-    A `possible` duplicate goes alone, which the action allows.
+    A `possible` duplicate goes alone, which the action allows. While a card for the same
+    store + order is waiting, the clicker is pointed to it instead of getting a second one
+    (the dedupe key; decided by the database, so two instances clicking at once agree).
     """
     user, channel, action, container = _click_parts(body)
     value = _button_value(action)
+    store = str(value["store"])
     order = {key: value.get(key) for key in ("id", "name", "kept_id", "kept_name", "confidence")}
     message = body.get("message") or {}
     thread_ts = message.get("thread_ts") or container.get("message_ts")
     if container.get("is_ephemeral"):
         thread_ts = None
-    post_proposal(
-        hub,
-        client,
-        cancel.KIND,
-        {"store": value["store"], "orders": [order]},
-        requester=user,
-        channel=channel,
-        thread_ts=thread_ts,
-        role=role,
-    )
+    try:
+        post_proposal(
+            hub,
+            client,
+            cancel.KIND,
+            {"store": store, "orders": [order]},
+            requester=user,
+            channel=channel,
+            thread_ts=thread_ts,
+            role=role,
+            dedupe_key=cancel.dedupe_key(store, str(order.get("id") or "")),
+        )
+    except AlreadyPending as exc:
+        text = _already_pending_text(
+            hub, client, exc.existing, str(order.get("name") or "este pedido"), user, thread_ts
+        )
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+        log.info(
+            "cancel card already waiting user=%s order=%s card=%s",
+            user,
+            order.get("id"),
+            exc.existing.id,
+        )
+        return
     log.info("cancel card for one order user=%s order=%s", user, order.get("id"))
+
+
+def _already_pending_text(
+    hub: Hub,
+    client: Any,
+    row: PendingAction,
+    order_name: str,
+    clicker: str,
+    thread_ts: str | None,
+) -> str:
+    """pt-BR: who asked for the waiting card, until when it is valid, and where it is."""
+    who = "Você já pediu" if row.requester_id == clicker else f"<@{row.requester_id}> já pediu"
+    text = (
+        f"{who} o cancelamento de {order_name} às {_when(hub, row.created_at)} e o cartão de "
+        f"confirmação está aguardando (vale até {_when(hub, row.expires_at)}), então não criei "
+        "outro."
+    )
+    link = _permalink(client, row.channel_id, row.message_ts)
+    if link:
+        text += f" <{link}|Abrir o cartão>."
+    elif row.thread_ts and row.thread_ts == thread_ts:
+        text += " Ele está no fio desta mensagem."
+    else:
+        text += f" Ele está em <#{row.channel_id}>."
+    if row.requester_id != clicker:
+        text += " Só quem pediu ou um administrador pode confirmá-lo."
+    return text
+
+
+def _permalink(client: Any, channel: str, ts: str | None) -> str | None:
+    """The card's permalink, or None (not posted yet, or Slack would not say)."""
+    if not ts:
+        return None
+    try:
+        response = client.chat_getPermalink(channel=channel, message_ts=ts)
+    except Exception as exc:
+        log.info("no permalink for a waiting card channel=%s error=%s", channel, _slack_error(exc))
+        return None
+    link = response.get("permalink")
+    return str(link) if link else None
+
+
+def _slack_error(exc: Exception) -> str:
+    """Slack's error code (e.g. message_not_found) or the exception type: never the payload."""
+    response = getattr(exc, "response", None)
+    try:
+        code = response.get("error") if response is not None else None
+    except Exception:
+        code = None
+    return str(code) if code else type(exc).__name__
 
 
 def ip_click(hub: Hub, client: Any, body: dict[str, Any], role: Role) -> None:

@@ -38,6 +38,11 @@ class CancelArgsError(ValueError):
     """Invalid cancel arguments (pt-BR message)."""
 
 
+def dedupe_key(store: str, order_id: str) -> str:
+    """Pending-card key of one order's cancel: one card waiting per store + order."""
+    return f"shopify.cancel:{store}:{order_id}"
+
+
 def cancel_items(findings: list[Finding]) -> list[dict[str, str]]:
     """Cancel arguments for every duplicate of `findings` (each order once)."""
     items: list[dict[str, str]] = []

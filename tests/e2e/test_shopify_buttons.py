@@ -2,29 +2,33 @@
 """Buttons in the Shopify reports, clicked through the real Slack app and both simulators.
 
 "Cancelar #…" under each duplicate → confirmation card in the thread → confirm → that one
-order cancelled once; Permitir/Observar/Resolver under each suspicious IP → the list changes,
-the report message is updated, and the next report leaves resolved IPs out.
+order cancelled once; a second click while the card waits points to that card instead of
+posting another. Permitir/Observar/Resolver under each suspicious IP → the list changes, the
+report message is updated, and the next report leaves resolved IPs out.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from bot.clock import FakeClock
 from bot.hub import Hub
 from bot.sandbox.slack_sim import SimMessage
 from bot.security import audit
 from handlers import shopify as view
+from integrations.runtime.harness import Fault
 from integrations.shopify.duplicates import DuplicateReport, Finding, OrderRef
 from integrations.shopify.ips import IpEntry, IpReport
 from integrations.shopify.orders import Order
 from integrations.shopify.service import duplicates_report, ip_lists
-from tests.e2e.fixtures import OPERATOR, VIEWER, SlackFactory
+from tests.e2e.fixtures import ADMIN, OPERATOR, VIEWER, SlackFactory
 from tests.integrations.shopify.fixtures import (  # noqa: F401 (pytest fixtures)
     BR,
     SHOPIFY_CHANNEL,
@@ -151,6 +155,114 @@ def test_viewer_clicking_cancel_is_refused_in_pt_br(
     assert sim.shops[BR].cancel_calls == []
     refused = [e for e in audit.recent(ops_hub, limit=50) if e.event == "refused"]
     assert refused and refused[0].actor_id == VIEWER
+
+
+def order_cards(driver: Any, name: str) -> list[SimMessage]:
+    """Cancel cards (per-order or bulk) whose preview lists order `name`."""
+    return [c for c in cards(driver) if f"• {name} — " in c.blocks[1]["text"]["text"]]
+
+
+def certain_buttons(message: SimMessage) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(button, its value) for every certain duplicate's "Cancelar #…" button."""
+    pairs = [(b, json.loads(b["value"])) for b in cancel_buttons(message)]
+    return [(b, v) for b, v in pairs if v["confidence"] == "certain"]
+
+
+def test_second_click_on_an_order_points_to_its_waiting_card(
+    slack: SlackFactory, ops_hub: Hub, shopify_sim: Sim
+) -> None:
+    sim, _ = shopify_sim
+    driver = slack(ops_hub)
+    driver.command("duplicados br", user=OPERATOR, channel=CHANNEL)
+    findings = report_message(driver, "Loja Chegou Brasil")
+    (button, target), (other, _) = certain_buttons(findings)[:2]
+    driver.click(button["action_id"], user=OPERATOR, message=findings)
+    [card] = [c for c in order_cards(driver, target["name"]) if c.thread_ts == findings.ts]
+    total = len(cards(driver))
+
+    # The same person again (a double click): no second card, a pointer to the first one.
+    driver.click(button["action_id"], user=OPERATOR, message=findings)
+    assert len(cards(driver)) == total
+    notice = driver.ephemerals(OPERATOR)[-1].text
+    link = (
+        f"https://chegou.slack.com/archives/{CHANNEL}/p{card.ts.replace('.', '')}"
+        f"?thread_ts={findings.ts}&cid={CHANNEL}"
+    )
+    assert notice.startswith(f"Você já pediu o cancelamento de {target['name']} às ")
+    assert "não criei outro" in notice and f"<{link}|Abrir o cartão>" in notice
+
+    # A colleague clicking the same button is told who asked, and who may confirm.
+    driver.click(button["action_id"], user=ADMIN, message=findings)
+    assert len(cards(driver)) == total
+    notice = driver.ephemerals(ADMIN)[-1].text
+    assert notice.startswith(f"<@{OPERATOR}> já pediu o cancelamento de {target['name']}")
+    assert "Só quem pediu ou um administrador pode confirmá-lo." in notice
+
+    # Without a permalink (Slack would not give one) the notice points to the thread.
+    assert driver.sim.http is not None
+    driver.sim.http.faults.add(
+        "/api/chat.getPermalink",
+        Fault(status=500, body={"ok": False, "error": "internal_error"}),
+        times=1,
+    )
+    driver.click(button["action_id"], user=OPERATOR, message=findings)
+    notice = driver.ephemerals(OPERATOR)[-1].text
+    assert notice.endswith("Ele está no fio desta mensagem.") and "https://" not in notice
+
+    # Another order of the same message still gets its own card; nothing was cancelled.
+    driver.click(other["action_id"], user=OPERATOR, message=findings)
+    assert len(cards(driver)) == total + 1
+    assert sim.shops[BR].cancel_calls == []
+    per_order = [
+        e
+        for e in audit.recent(ops_hub, limit=100)
+        if e.event == "requested" and len(e.detail["args"].get("orders", [])) == 1
+    ]
+    assert len(per_order) == 2  # the refused clicks requested nothing
+
+    # Confirming the waiting card works as before, and frees the order for a new card.
+    driver.click("Cancelar pedidos", user=OPERATOR, message=card)
+    assert sim.shops[BR].cancel_calls == [target["id"]]
+
+
+def test_two_instances_clicking_the_same_order_post_one_card(
+    slack: SlackFactory, make_shop_hub: Callable[..., Hub], shopify_sim: Sim
+) -> None:
+    hub_a = make_shop_hub(hub_operators=[OPERATOR, ADMIN])
+    hub_b = make_shop_hub(hub_operators=[OPERATOR, ADMIN])
+    a, b = slack(hub_a), slack(hub_b)
+    a.command("duplicados br", user=OPERATOR, channel=CHANNEL)
+    findings = report_message(a, "Loja Chegou Brasil")
+    (button, target), *_ = certain_buttons(findings)
+    before = len(cards(a))
+    a.click(button["action_id"], user=OPERATOR, message=findings, wait=False)
+    b.click(button["action_id"], user=ADMIN, message=findings, wait=False)
+    a.wait_idle()
+    b.wait_idle()
+    assert len(cards(a)) == before + 1
+    notices = [m.text for m in a.ephemerals() if f"o cancelamento de {target['name']}" in m.text]
+    assert len(notices) == 1 and "não criei outro" in notices[0]
+
+
+def test_an_expired_card_does_not_block_a_new_one(
+    slack: SlackFactory, ops_hub: Hub, shopify_sim: Sim, fake_clock: FakeClock
+) -> None:
+    sim, _ = shopify_sim
+    driver = slack(ops_hub)
+    driver.command("duplicados br", user=OPERATOR, channel=CHANNEL)
+    findings = report_message(driver, "Loja Chegou Brasil")
+    (button, target), *_ = certain_buttons(findings)
+    driver.click(button["action_id"], user=OPERATOR, message=findings)
+    [old] = [c for c in order_cards(driver, target["name"]) if c.thread_ts == findings.ts]
+    fake_clock.advance(ops_hub.settings.hub_confirmation_ttl_seconds + 1)
+    driver.click(button["action_id"], user=OPERATOR, message=findings)
+    fresh = [c for c in order_cards(driver, target["name"]) if c.thread_ts == findings.ts]
+    assert [c.ts for c in fresh][:1] == [old.ts] and len(fresh) == 2
+    driver.click("Cancelar pedidos", user=OPERATOR, message=old)
+    assert "expirou" in driver.ephemerals(OPERATOR)[-1].text
+    assert sim.shops[BR].cancel_calls == []
+    driver.click("Cancelar pedidos", user=OPERATOR, message=fresh[1])
+    assert sim.shops[BR].cancel_calls == [target["id"]]
 
 
 def _ip_button(message: SimMessage, ip: str, label: str) -> dict[str, Any]:
