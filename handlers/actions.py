@@ -2,7 +2,8 @@
 
 The click is acked at once; the claim, re-validation, execution and the card update run in the
 work pool. The card is replaced with the result (`chat.update`, or `replace_original` through
-the response_url for an ephemeral card); refusals go only to the clicker.
+the response_url for an ephemeral card); refusals go only to the clicker. Then the action's
+`after_execute` hook, if any, runs with the client (e.g. to update the report it came from).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from bot.security.confirmations import (
     CONFIRM_ACTION_ID,
     ClickOutcome,
     handle_click,
+    run_after_execute,
 )
 from handlers.commands import describe_failure, new_reference
 
@@ -59,6 +61,7 @@ def process_click(
     user = str((body.get("user") or {}).get("id", ""))
     actions = body.get("actions") or [{}]
     action_id = str(actions[0].get("value", ""))
+    outcome: ClickOutcome | None = None
     try:
         outcome = handle_click(
             app.hub, action_id, clicker=user, role=app.role_of(user), decision=decision
@@ -77,6 +80,9 @@ def process_click(
                 )
             except Exception:
                 log.exception("could not report a click failure ref=%s", ref)
+    if outcome is not None:
+        # Even when the card could not be replaced: the action ran, its origin is stale.
+        run_after_execute(app.hub, client, outcome)
 
 
 def _submit(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.notify import SlackNotifier
-from bot.security.confirmations import Refused
+from bot.security.confirmations import Origin, Refused
 from bot.security.roles import Role
 from handlers.registry import SUBCOMMANDS, Subcommand, UsageError, subcommand
 from integrations.runtime.errors import IntegrationError, NotConfigured, user_message
@@ -155,7 +155,7 @@ class SlackCommandContext:
             self.channel_id, filename, content, title=title, comment=comment, thread_ts=thread_ts
         )
 
-    def propose(self, kind: str, args: dict[str, Any]) -> None:
+    def propose(self, kind: str, args: dict[str, Any], *, origin: Origin | None = None) -> None:
         from bot.security.confirmations import post_proposal
 
         post_proposal(
@@ -167,6 +167,7 @@ class SlackCommandContext:
             channel=self.channel_id,
             thread_ts=self.thread_ts,
             role=self.role,
+            origin=origin,
         )
 
 

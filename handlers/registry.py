@@ -22,6 +22,7 @@ from bot.security.roles import Role
 
 if TYPE_CHECKING:
     from bot.hub import Hub
+    from bot.security.confirmations import Origin
 
 
 class UsageError(Exception):
@@ -59,8 +60,12 @@ class CommandContext(Protocol):
         """A file (chart, CSV) in the channel through files_upload_v2."""
         ...
 
-    def propose(self, kind: str, args: dict[str, Any]) -> None:
-        """Post a confirmation card for a side effect (see bot.security.confirmations)."""
+    def propose(self, kind: str, args: dict[str, Any], *, origin: Origin | None = None) -> None:
+        """Post a confirmation card for a side effect (see bot.security.confirmations).
+
+        `origin`: the message the action is about (e.g. a report just posted), handed to the
+        action's `after_execute` hook so it can update that message once the action ran.
+        """
         ...
 
 

@@ -2,7 +2,9 @@
 
 Views (Block Kit) live here and are shared with the scheduled reports (jobs/shopify_reports.py).
 Cancelling goes through the confirmation cards (`shopify.cancel_duplicates`, operator role);
-`shopify.simulate_cancel` is the "Simular" card (a dry run, read-only).
+`shopify.simulate_cancel` is the "Simular" card (a dry run, read-only). A "Cancelar #…" click
+never stacks a second card for an order that already has one waiting, and once a cancel ran the
+findings message it came from shows "#1234 cancelado por @…" instead of that order's button.
 """
 
 from __future__ import annotations
@@ -12,19 +14,23 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.security import audit
 from bot.security.confirmations import (
     ActionSpec,
+    AlreadyPending,
+    Executed,
     ExecutionContext,
     ExecutionResult,
+    Origin,
     Refused,
     post_proposal,
     register_action,
 )
+from bot.security.models import PendingAction
 from bot.security.roles import Role
 from handlers.registry import UsageError, subcommand
 from integrations.shopify import cancel
@@ -65,11 +71,16 @@ LIST_LABELS = {"allow": "permitidos", "watch": "em observação", "resolved": "r
 # Buttons in the findings / IP messages (action ids are unique within a message; the listeners
 # match them by pattern). Slack allows 25 elements per actions block and 50 blocks per message.
 DUP_CANCEL_PREFIX = "shopify.dup.cancel."
+DUP_BLOCK_PREFIX = "shopify.dup."  # block ids: actions "shopify.dup.3", its context ".3.done"
+DONE_SUFFIX = ".done"
 IP_MOVE_PREFIX = "shopify.ip."
 IP_BLOCK_PREFIX = "shopify.ip."
 DUP_CANCEL_ACTION = re.compile(r"^shopify\.dup\.cancel\.\d+$")
 IP_MOVE_ACTION = re.compile(r"^shopify\.ip\.(allow|watch|resolved|remove)\.\d+$")
 MAX_CANCEL_BUTTONS = 5  # per finding; more duplicates → the text command / the bulk card
+# chat.update rounds after a cancel: re-read the ledger after each write so that two cancels
+# finishing at once (two cards, two instances) cannot leave a cancelled order's button behind.
+REPORT_UPDATE_ROUNDS = 3
 IP_LIST_KIND = "shopify.ip_list"
 WATCH_MARK = " :eyes: em observação"
 IP_BUTTONS = (
@@ -95,6 +106,11 @@ def _execute(hub: Hub, ctx: ExecutionContext, args: dict[str, Any]) -> Execution
     return cancel.execute(hub, ctx, args)
 
 
+def _after_cancel(hub: Hub, client: Any, done: Executed) -> None:
+    # Late-bound: the view code it calls is defined further down.
+    update_findings_after_cancel(hub, client, done)
+
+
 register_action(
     ActionSpec(
         kind=cancel.KIND,
@@ -105,6 +121,7 @@ register_action(
         title="Cancelar pedidos duplicados",
         confirm_label="Cancelar pedidos",
         danger=True,
+        after_execute=_after_cancel,
     )
 )
 register_action(
@@ -245,7 +262,7 @@ def duplicates_blocks(
             blocks.append(
                 {
                     "type": "actions",
-                    "block_id": f"shopify.dup.{index}",
+                    "block_id": f"{DUP_BLOCK_PREFIX}{index}",
                     "elements": buttons,
                 }
             )
@@ -473,7 +490,9 @@ def duplicados(ctx: CommandContext) -> None:
             ctx.reply(f"Loja {display_name(ctx.hub, store)}: {exc.message}")
             continue
         text, blocks = duplicates_blocks(ctx.hub, report)
-        ctx.post(text, blocks)
+        ts = ctx.post(text, blocks)
+        # The bulk card remembers the findings message so its buttons can be updated after.
+        origin = Origin(ctx.channel_id, ts, text, blocks) if ts else None
         if len(report.findings) > MAX_FINDINGS_SHOWN:
             ctx.upload(
                 f"duplicados-{store}-{days}d.csv",
@@ -485,7 +504,7 @@ def duplicados(ctx: CommandContext) -> None:
             continue
         proposal = {"store": store, "orders": items[: cancel.MAX_ORDERS]}
         if ctx.role >= Role.OPERATOR:
-            ctx.propose(cancel.KIND, proposal)
+            ctx.propose(cancel.KIND, proposal, origin=origin)
         else:
             ctx.reply("Para cancelar os duplicados, peça a um operador do hub.")
         ctx.propose(SIMULATE_KIND, proposal)
@@ -669,26 +688,236 @@ def cancel_click(hub: Hub, client: Any, body: dict[str, Any], role: Role) -> Non
 
     The card is the same `shopify.cancel_duplicates` action as the bulk one (operator role,
     single-use claim, re-read before cancelling, the ledger never cancels an order twice).
-    A `possible` duplicate goes alone, which the action allows.
+    A `possible` duplicate goes alone, which the action allows. While a card for the same
+    store + order is waiting, the clicker is pointed to it instead of getting a second one
+    (the dedupe key; decided by the database, so two instances clicking at once agree).
     """
     user, channel, action, container = _click_parts(body)
     value = _button_value(action)
+    store = str(value["store"])
     order = {key: value.get(key) for key in ("id", "name", "kept_id", "kept_name", "confidence")}
     message = body.get("message") or {}
     thread_ts = message.get("thread_ts") or container.get("message_ts")
+    message_ts = container.get("message_ts") or message.get("ts")
+    origin = None
     if container.get("is_ephemeral"):
         thread_ts = None
-    post_proposal(
-        hub,
-        client,
-        cancel.KIND,
-        {"store": value["store"], "orders": [order]},
-        requester=user,
-        channel=channel,
-        thread_ts=thread_ts,
-        role=role,
-    )
+    elif channel and message_ts and message.get("blocks"):
+        # What the message shows now; after the cancel its button becomes a context line.
+        origin = Origin(channel, str(message_ts), str(message.get("text") or ""), message["blocks"])
+    try:
+        post_proposal(
+            hub,
+            client,
+            cancel.KIND,
+            {"store": store, "orders": [order]},
+            requester=user,
+            channel=channel,
+            thread_ts=thread_ts,
+            role=role,
+            dedupe_key=cancel.dedupe_key(store, str(order.get("id") or "")),
+            origin=origin,
+        )
+    except AlreadyPending as exc:
+        text = _already_pending_text(
+            hub, client, exc.existing, str(order.get("name") or "este pedido"), user, thread_ts
+        )
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+        log.info(
+            "cancel card already waiting user=%s order=%s card=%s",
+            user,
+            order.get("id"),
+            exc.existing.id,
+        )
+        return
     log.info("cancel card for one order user=%s order=%s", user, order.get("id"))
+
+
+def _already_pending_text(
+    hub: Hub,
+    client: Any,
+    row: PendingAction,
+    order_name: str,
+    clicker: str,
+    thread_ts: str | None,
+) -> str:
+    """pt-BR: who asked for the waiting card, until when it is valid, and where it is."""
+    who = "Você já pediu" if row.requester_id == clicker else f"<@{row.requester_id}> já pediu"
+    text = (
+        f"{who} o cancelamento de {order_name} às {_when(hub, row.created_at)} e o cartão de "
+        f"confirmação está aguardando (vale até {_when(hub, row.expires_at)}), então não criei "
+        "outro."
+    )
+    link = _permalink(client, row.channel_id, row.message_ts)
+    if link:
+        text += f" <{link}|Abrir o cartão>."
+    elif row.thread_ts and row.thread_ts == thread_ts:
+        text += " Ele está no fio desta mensagem."
+    else:
+        text += f" Ele está em <#{row.channel_id}>."
+    if row.requester_id != clicker:
+        text += " Só quem pediu ou um administrador pode confirmá-lo."
+    return text
+
+
+def _permalink(client: Any, channel: str, ts: str | None) -> str | None:
+    """The card's permalink, or None (not posted yet, or Slack would not say)."""
+    if not ts:
+        return None
+    try:
+        response = client.chat_getPermalink(channel=channel, message_ts=ts)
+    except Exception as exc:
+        log.info("no permalink for a waiting card channel=%s error=%s", channel, _slack_error(exc))
+        return None
+    link = response.get("permalink")
+    return str(link) if link else None
+
+
+def _slack_error(exc: Exception) -> str:
+    """Slack's error code (e.g. message_not_found) or the exception type: never the payload."""
+    response = getattr(exc, "response", None)
+    try:
+        code = response.get("error") if response is not None else None
+    except Exception:
+        code = None
+    return str(code) if code else type(exc).__name__
+
+
+# --- the findings message after a cancel ------------------------------------------------------
+def _cancel_target(element: dict[str, Any]) -> tuple[str, str] | None:
+    """(order id, name) of a "Cancelar #…" button, None for anything else."""
+    if not str(element.get("action_id", "")).startswith(DUP_CANCEL_PREFIX):
+        return None
+    try:
+        value = json.loads(str(element.get("value") or ""))
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not value.get("id"):
+        return None
+    return str(value["id"]), str(value.get("name") or value["id"])
+
+
+def _is_findings_actions(block: dict[str, Any]) -> bool:
+    block_id = str(block.get("block_id") or "")
+    return block.get("type") == "actions" and block_id.startswith(DUP_BLOCK_PREFIX)
+
+
+def button_order_ids(blocks: list[dict[str, Any]]) -> list[str]:
+    """Order ids behind the "Cancelar #…" buttons still shown in a findings message."""
+    ids: list[str] = []
+    for block in blocks:
+        if _is_findings_actions(block):
+            for element in block.get("elements", []):
+                target = _cancel_target(element)
+                if target is not None:
+                    ids.append(target[0])
+    return ids
+
+
+def _done_line(name: str, user: str | None) -> dict[str, Any]:
+    by = f"por <@{user}>" if user else "pelo Chegou Hub"
+    return {"type": "mrkdwn", "text": f":white_check_mark: {name} cancelado {by}"}
+
+
+def _natural(text: str) -> list[tuple[int, str]]:
+    """Sort key putting "#999" before "#1000": the lines read in order whatever the history."""
+    return [(int(part), "") if part.isdigit() else (-1, part) for part in re.split(r"(\d+)", text)]
+
+
+def findings_after_cancel(
+    blocks: list[dict[str, Any]], cancelled: Mapping[str, str | None]
+) -> list[dict[str, Any]]:
+    """The findings blocks with each cancelled order's button swapped for a context line.
+
+    `cancelled` maps order id → who confirmed (None: unknown). Buttons of other orders stay.
+    Applying it again, or to a message already updated, changes nothing more: lines already in
+    a finding's `.done` context are kept and only orders whose button is still there are added,
+    in order-number order, so any snapshot of the message gives the same result.
+    Growth is bounded: at most one context per finding (≤ MAX_FINDINGS_SHOWN), ≤ 5 lines each.
+    """
+    existing = {
+        str(b.get("block_id")): b
+        for b in blocks
+        if b.get("type") == "context" and str(b.get("block_id") or "").endswith(DONE_SUFFIX)
+    }
+    changes: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    for block in blocks:
+        if not _is_findings_actions(block):
+            continue
+        kept: list[dict[str, Any]] = []
+        lines: list[dict[str, Any]] = []
+        for element in block.get("elements", []):
+            target = _cancel_target(element)
+            if target is not None and target[0] in cancelled:
+                lines.append(_done_line(target[1], cancelled[target[0]]))
+            else:
+                kept.append(element)
+        if lines:
+            changes[str(block["block_id"])] = (kept, lines)
+    if not changes:
+        return blocks
+    merged = {f"{block_id}{DONE_SUFFIX}" for block_id in changes}
+    out: list[dict[str, Any]] = []
+    for block in blocks:
+        block_id = str(block.get("block_id") or "")
+        if block_id in changes:
+            kept, lines = changes[block_id]
+            if kept:  # an actions block needs at least one element
+                out.append({**block, "elements": kept})
+            done_id = f"{block_id}{DONE_SUFFIX}"
+            previous = list(existing.get(done_id, {}).get("elements", []))
+            elements = sorted(
+                {str(e.get("text", "")): e for e in [*previous, *lines]}.values(),
+                key=lambda e: _natural(str(e.get("text", ""))),
+            )
+            out.append({"type": "context", "block_id": done_id, "elements": elements[:10]})
+        elif block_id in merged:
+            continue  # re-emitted above, next to its finding's buttons
+        else:
+            out.append(block)
+    return out
+
+
+def update_findings_after_cancel(hub: Hub, client: Any, done: Executed) -> None:
+    """After a cancel ran: show "#1234 cancelado por @…" instead of those buttons in the
+    findings message the card came from. Best effort: a message that is gone (or cannot be
+    updated) is logged and left alone; the cancel itself already happened.
+
+    The ledger, not this run's result, says what is cancelled, so concurrent cancels from
+    other cards converge: after each write the ledger is read again and the message rewritten
+    if it changed meanwhile (a later write can never drop an earlier cancel).
+    """
+    origin = done.origin
+    counts = done.result.details.get("counts") or {}
+    if origin is None or not counts.get("cancelled"):
+        return
+    store = str(done.args.get("store") or "")
+    order_ids = button_order_ids(origin.blocks)
+    written: dict[str, str | None] | None = None
+    for _ in range(REPORT_UPDATE_ROUNDS):
+        cancelled = cancel.cancelled_by(hub, store, order_ids)
+        if cancelled == written:
+            return
+        blocks = findings_after_cancel(origin.blocks, cancelled)
+        if written is None and blocks == origin.blocks:
+            return  # none of its buttons is for a cancelled order
+        try:
+            client.chat_update(
+                channel=origin.channel,
+                ts=origin.ts,
+                text=origin.text or "Pedidos duplicados",
+                blocks=blocks,
+            )
+        except Exception as exc:
+            log.warning(
+                "findings message not updated after cancel action=%s channel=%s ts=%s error=%s",
+                done.action_id,
+                origin.channel,
+                origin.ts,
+                _slack_error(exc),
+            )
+            return
+        written = cancelled
 
 
 def ip_click(hub: Hub, client: Any, body: dict[str, Any], role: Role) -> None:

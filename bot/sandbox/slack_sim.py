@@ -23,6 +23,8 @@ What it follows (docs.slack.dev method reference and observed behaviour):
   there are kept; `files.completeUploadExternal` shares them (no message ts comes back).
 - Streams (`chat.startStream`/`appendStream`/`stopStream`) need a thread and expire after
   `stream_ttl` seconds (or `expire_streams()`): then `message_not_in_streaming_state`.
+- `chat.getPermalink` answers Slack's link format (`…/archives/<channel>/p<ts without dot>`,
+  plus `?thread_ts=…&cid=…` for a thread reply); an unknown ts is `message_not_found`.
 - Every call is recorded (`calls()`), including failed ones.
 """
 
@@ -553,6 +555,18 @@ class SlackSimulator:
         msg.streaming = False
         return {"channel": channel.id, "ts": msg.ts, "text": msg.text, "message": msg.to_api()}
 
+    def m_chat_get_permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel_id = str(args.get("channel") or "")
+        if channel_id not in self.channels:
+            raise SlackApiFault("channel_not_found")
+        msg = self.find_message(channel_id, str(args.get("message_ts") or ""))
+        if msg is None or msg.deleted:
+            raise SlackApiFault("message_not_found")
+        link = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel_id}/p{msg.ts.replace('.', '')}"
+        if msg.thread_ts and msg.thread_ts != msg.ts:
+            link += f"?thread_ts={msg.thread_ts}&cid={channel_id}"
+        return {"channel": channel_id, "permalink": link}
+
     def m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         user_id = args.get("user_id")
         view = args.get("view")
@@ -732,6 +746,7 @@ _METHODS: dict[str, Callable[[SlackSimulator, dict[str, Any]], dict[str, Any]]] 
     "chat.postMessage": SlackSimulator.m_chat_post_message,
     "chat.postEphemeral": SlackSimulator.m_chat_post_ephemeral,
     "chat.update": SlackSimulator.m_chat_update,
+    "chat.getPermalink": SlackSimulator.m_chat_get_permalink,
     "views.publish": SlackSimulator.m_views_publish,
     "views.open": SlackSimulator.m_views_open,
     "files.getUploadURLExternal": SlackSimulator.m_files_get_upload_url,

@@ -14,6 +14,11 @@ and call `ctx.propose(kind, args)` (slash commands) or `ToolContext.propose` (as
 pending action is stored with its validated args, requester and expiry; the Confirm click claims
 it atomically (double clicks, replays and other instances execute nothing), re-runs `validate`,
 checks the clicker is the requester or an admin with at least `min_role`, then executes.
+
+Two optional extras: a `dedupe_key` (at most one card waiting per key, enforced by a partial
+unique index, so double clicks and other instances get `AlreadyPending` instead of a second
+card) and an `origin` (the Slack message the action came from), handed with the result to the
+spec's `after_execute` hook so the area can update that message once the action ran.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.db import session_scope
 from bot.security import audit
@@ -57,6 +63,54 @@ class ExecutionResult:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """The Slack message an action was proposed from (e.g. the report whose button was clicked).
+
+    `blocks` is a snapshot taken at proposal time: the bot has no scope to read channel
+    history, so this is what an `after_execute` hook rewrites and sends back with chat.update.
+    """
+
+    channel: str
+    ts: str
+    text: str = ""
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"channel": self.channel, "ts": self.ts, "text": self.text, "blocks": self.blocks},
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> Origin | None:
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            return cls(
+                channel=str(data["channel"]),
+                ts=str(data["ts"]),
+                text=str(data.get("text") or ""),
+                blocks=list(data.get("blocks") or []),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class Executed:
+    """What `after_execute` gets once `execute` returned a result (ok or not)."""
+
+    action_id: str
+    kind: str
+    requester_id: str
+    confirmer_id: str
+    args: dict[str, Any]
+    result: ExecutionResult
+    origin: Origin | None
+
+
+@dataclass(frozen=True)
 class ActionSpec:
     kind: str
     min_role: Role
@@ -67,6 +121,9 @@ class ActionSpec:
     confirm_label: str = "Confirmar"
     danger: bool = True
     ttl_seconds: int | None = None  # default: settings.hub_confirmation_ttl_seconds
+    # (hub, Slack client, Executed): runs after the card shows the result, e.g. to update the
+    # origin message. Best effort: a failure is logged and never reaches the person.
+    after_execute: Callable[[Hub, Any, Executed], None] | None = None
 
 
 ACTIONS: dict[str, ActionSpec] = {}
@@ -92,6 +149,18 @@ class Refused(Exception):
     """The person may not propose/confirm this action (pt-BR message)."""
 
 
+class AlreadyPending(Refused):
+    """A card with the same dedupe key is still waiting for a click: no second card was made.
+
+    The message is a generic pt-BR one; callers that can point to the card (a permalink) use
+    `existing` to say more.
+    """
+
+    def __init__(self, message: str, existing: PendingAction) -> None:
+        super().__init__(message)
+        self.existing = existing
+
+
 @dataclass(frozen=True)
 class Proposal:
     action_id: str
@@ -110,6 +179,8 @@ class ClickOutcome:
     card_blocks: list[dict[str, Any]] | None = None
     ephemeral: str | None = None  # message only the clicker sees
     executed: bool = False
+    # Set when execute returned and the spec has `after_execute` (see run_after_execute).
+    follow_up: Executed | None = None
 
 
 def get_spec(kind: str) -> ActionSpec:
@@ -132,8 +203,14 @@ def create_pending(
     channel: str,
     thread_ts: str | None = None,
     role: Role | None = None,
+    dedupe_key: str | None = None,
+    origin: Origin | None = None,
 ) -> Proposal:
-    """Validate, store and audit a pending action; returns its card. Raises UsageError/Refused."""
+    """Validate, store and audit a pending action; returns its card. Raises UsageError/Refused.
+
+    With `dedupe_key`, raises `AlreadyPending` while another unexpired card with that key waits
+    (race-safe: the database's partial unique index decides between concurrent requests).
+    """
     from bot.security.roles import resolve_role
 
     spec = get_spec(kind)
@@ -164,9 +241,14 @@ def create_pending(
         thread_ts=thread_ts,
         created_at=now,
         expires_at=now + timedelta(seconds=ttl),
+        dedupe_key=dedupe_key,
+        origin_json=origin.to_json() if origin is not None else None,
     )
-    with session_scope(hub.engine) as session:
-        session.add(row)
+    if dedupe_key is None:
+        with session_scope(hub.engine) as session:
+            session.add(row)
+    else:
+        _insert_deduped(hub, row, requester)
     audit.record(
         hub,
         "requested",
@@ -178,6 +260,75 @@ def create_pending(
     )
     text = f"{spec.title}: {preview}"
     return Proposal(row.id, kind, clean, text, card_blocks(hub, spec, row, preview), row.expires_at)
+
+
+DEDUPE_ATTEMPTS = 3
+
+
+def _insert_deduped(hub: Hub, row: PendingAction, requester: str) -> None:
+    """Insert `row` unless an unexpired pending row holds its dedupe key (→ AlreadyPending).
+
+    A pending row past its expiry is marked expired first so it never blocks a new card. The
+    unique index settles races: the loser's INSERT fails and it reports the winner's card. A
+    retry covers the winner leaving "pending" (confirmed, cancelled) between the two steps.
+    """
+    key = row.dedupe_key
+    assert key is not None
+    for _ in range(DEDUPE_ATTEMPTS):
+        now = hub.clock.now()
+        _expire_waiting(hub, key, now, requester)
+        try:
+            with session_scope(hub.engine) as session:
+                # A fresh instance per attempt: a rolled-back one is not reused.
+                session.add(PendingAction.model_validate(row.model_dump()))
+            return
+        except IntegrityError:
+            existing = _waiting(hub, key)
+            if existing is not None and existing.expires_at > hub.clock.now():
+                log.info(
+                    "pending action not duplicated kind=%s existing=%s requester=%s",
+                    row.kind,
+                    existing.id,
+                    requester,
+                )
+                raise AlreadyPending(_already_pending_text(hub, existing), existing) from None
+    raise RuntimeError(f"could not store the pending action for key {key!r}")
+
+
+def _waiting(hub: Hub, key: str) -> PendingAction | None:
+    with session_scope(hub.engine) as session:
+        return session.execute(
+            select(PendingAction).where(
+                PendingAction.dedupe_key == key,  # type: ignore[arg-type]
+                PendingAction.status == "pending",  # type: ignore[arg-type]
+            )
+        ).scalar_one_or_none()
+
+
+def _expire_waiting(hub: Hub, key: str, now: datetime, actor: str) -> None:
+    """Mark an expired-but-still-pending row with this key as expired (frees the key)."""
+    row = _waiting(hub, key)
+    if row is None or row.expires_at > now:
+        return
+    stmt = (
+        update(PendingAction)
+        .where(PendingAction.id == row.id)  # type: ignore[arg-type]
+        .where(PendingAction.status == "pending")  # type: ignore[arg-type]
+        .where(PendingAction.expires_at <= now)  # type: ignore[arg-type]
+        .values(status="expired")
+    )
+    with session_scope(hub.engine) as session:
+        expired = int(session.execute(stmt).rowcount or 0) == 1  # type: ignore[attr-defined]
+    if expired:
+        _audit(hub, row, "expired", actor, {"reason": "superseded"})
+
+
+def _already_pending_text(hub: Hub, row: PendingAction) -> str:
+    return (
+        f"Já existe um cartão de confirmação aguardando para esta ação, pedido por "
+        f"<@{row.requester_id}> às {_fmt_time(hub, row.created_at)} (expira às "
+        f"{_fmt_time(hub, row.expires_at)}). Não criei outro: use o cartão que já está lá."
+    )
 
 
 def card_blocks(
@@ -257,21 +408,54 @@ def post_proposal(
     channel: str,
     thread_ts: str | None = None,
     role: Role | None = None,
+    dedupe_key: str | None = None,
+    origin: Origin | None = None,
 ) -> Proposal:
-    """Create the pending action and post its card visibly in the channel."""
+    """Create the pending action and post its card visibly in the channel.
+
+    Raises `AlreadyPending` (a `Refused`) when `dedupe_key` is held by a waiting card.
+    """
     proposal = create_pending(
-        hub, kind, args, requester=requester, channel=channel, thread_ts=thread_ts, role=role
+        hub,
+        kind,
+        args,
+        requester=requester,
+        channel=channel,
+        thread_ts=thread_ts,
+        role=role,
+        dedupe_key=dedupe_key,
+        origin=origin,
     )
-    response = client.chat_postMessage(
-        channel=channel, text=proposal.text, blocks=proposal.blocks, thread_ts=thread_ts
-    )
+    try:
+        response = client.chat_postMessage(
+            channel=channel, text=proposal.text, blocks=proposal.blocks, thread_ts=thread_ts
+        )
+    except Exception:
+        # No card means nobody can confirm: withdraw the row so its dedupe key is free again.
+        if _transition(
+            hub, proposal.action_id, from_status="pending", values={"status": "cancelled"}
+        ):
+            row = load(hub, proposal.action_id)
+            if row is not None:
+                _audit(hub, row, "cancelled", requester, {"reason": "card_not_posted"})
+        raise
     ts = response.get("ts")
+    values: dict[str, Any] = {}
     if ts:
+        values["message_ts"] = str(ts)
+    posted_in = response.get("channel")
+    if origin is not None and origin.channel == channel and posted_in and posted_in != channel:
+        # Posting to a user id lands in the DM (D…); chat.update needs that id, and the origin
+        # was posted to the same place as the card.
+        values["origin_json"] = Origin(
+            str(posted_in), origin.ts, origin.text, origin.blocks
+        ).to_json()
+    if values:
         with session_scope(hub.engine) as session:
             session.execute(
                 update(PendingAction)
                 .where(PendingAction.id == proposal.action_id)  # type: ignore[arg-type]
-                .values(message_ts=str(ts))
+                .values(**values)
             )
     return proposal
 
@@ -451,7 +635,41 @@ def _execute(hub: Hub, spec: ActionSpec, row: PendingAction, clicker: str) -> Cl
     audit_hook(status, {"result": result.text[:500], **result.details})
     prefix = "✅" if result.ok else "❌"
     blocks = _result_card(f"{prefix} {result.text}", footer, result.blocks)
-    return ClickOutcome(card_text=result.text, card_blocks=blocks, executed=result.ok)
+    follow_up = None
+    if spec.after_execute is not None:
+        follow_up = Executed(
+            action_id=row.id,
+            kind=row.kind,
+            requester_id=row.requester_id,
+            confirmer_id=clicker,
+            args=args,
+            result=result,
+            origin=Origin.from_json(row.origin_json),
+        )
+    return ClickOutcome(
+        card_text=result.text, card_blocks=blocks, executed=result.ok, follow_up=follow_up
+    )
+
+
+def run_after_execute(hub: Hub, client: Any, outcome: ClickOutcome) -> None:
+    """Run the spec's `after_execute` for an executed action; never raises (logs instead)."""
+    done = outcome.follow_up
+    if done is None:
+        return
+    spec = ACTIONS.get(done.kind)
+    if spec is None or spec.after_execute is None:
+        return
+    try:
+        spec.after_execute(hub, client, done)
+    except Exception as exc:
+        # The action already ran and its card shows the result: a stale report is cosmetic.
+        log.warning(
+            "after_execute failed kind=%s action=%s error=%s",
+            done.kind,
+            done.action_id,
+            type(exc).__name__,
+            exc_info=True,
+        )
 
 
 def _finish(

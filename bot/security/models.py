@@ -4,16 +4,32 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlmodel import Column, Field, Index, Text
 
 from bot.db import SQLModel, UTCDateTime
+
+# Rows a dedupe key blocks: only cards still waiting for a click (claimed, cancelled, expired and
+# finished actions free the key again).
+PENDING_ONLY = "status = 'pending'"
 
 
 class PendingAction(SQLModel, table=True):
     """A side effect waiting for a human click; claimed at most once (status moves forward)."""
 
     __tablename__ = "pending_actions"
-    __table_args__ = (Index("ix_pending_actions_status_expires", "status", "expires_at"),)
+    __table_args__ = (
+        Index("ix_pending_actions_status_expires", "status", "expires_at"),
+        # At most one waiting card per dedupe key, enforced by the database so that two app
+        # instances clicking at once still end up with one card (partial: SQLite and PostgreSQL).
+        Index(
+            "ix_pending_actions_dedupe_pending",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text(PENDING_ONLY),
+            postgresql_where=text(PENDING_ONLY),
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     kind: str = Field(max_length=128)
@@ -32,6 +48,11 @@ class PendingAction(SQLModel, table=True):
     )
     result_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     result_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # e.g. "shopify.cancel:br:gid://shopify/Order/1": no second card while one is pending.
+    dedupe_key: str | None = Field(default=None, max_length=255)
+    # The Slack message the action was proposed from ({"channel", "ts", "text", "blocks"}), so
+    # the area can update it after execution (the bot cannot read channel history).
+    origin_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class AuditEntry(SQLModel, table=True):

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from bot.db import session_scope
 from bot.security.confirmations import ExecutionContext, ExecutionResult
@@ -36,6 +37,24 @@ STALE_CLAIM = timedelta(minutes=15)
 
 class CancelArgsError(ValueError):
     """Invalid cancel arguments (pt-BR message)."""
+
+
+def dedupe_key(store: str, order_id: str) -> str:
+    """Pending-card key of one order's cancel: one card waiting per store + order."""
+    return f"shopify.cancel:{store}:{order_id}"
+
+
+def cancelled_by(hub: Hub, store: str, order_ids: list[str]) -> dict[str, str | None]:
+    """Which of `order_ids` the ledger shows as cancelled by the hub, and who confirmed each."""
+    if not order_ids:
+        return {}
+    query = select(col(ShopifyCancellation.order_id), col(ShopifyCancellation.requested_by)).where(
+        col(ShopifyCancellation.order_id).in_(order_ids),
+        col(ShopifyCancellation.store) == store,
+        col(ShopifyCancellation.status) == "cancelled",
+    )
+    with session_scope(hub.engine) as session:
+        return {row[0]: row[1] for row in session.execute(query).all()}
 
 
 def cancel_items(findings: list[Finding]) -> list[dict[str, str]]:
@@ -174,7 +193,14 @@ def _claim(hub: Hub, store: str, order: dict[str, str], ctx: ExecutionContext) -
                     ShopifyCancellation.status == status,  # type: ignore[arg-type]
                     ShopifyCancellation.updated_at == row.updated_at,  # type: ignore[arg-type]
                 )
-                .values(status="claimed", action_id=ctx.action_id, error=None, updated_at=now)
+                .values(
+                    status="claimed",
+                    action_id=ctx.action_id,
+                    # Whoever confirms this attempt is who the ledger (and the report) names.
+                    requested_by=ctx.confirmer_id,
+                    error=None,
+                    updated_at=now,
+                )
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 return None

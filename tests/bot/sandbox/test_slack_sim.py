@@ -235,3 +235,23 @@ def test_response_url_semantics(sim: SlackSimulator, client: WebClient) -> None:
     for _ in range(2):
         assert hook.send(text="x").status_code == 200
     assert hook.send(text="sexta vez").status_code == 404  # 5 uses at most
+
+
+def test_get_permalink_for_messages_and_thread_replies(
+    sim: SlackSimulator, client: WebClient
+) -> None:
+    parent = client.chat_postMessage(channel="C0GENERAL1", text="oi")["ts"]
+    reply = client.chat_postMessage(channel="C0GENERAL1", text="no fio", thread_ts=parent)["ts"]
+    link = client.chat_getPermalink(channel="C0GENERAL1", message_ts=parent)
+    assert link["channel"] == "C0GENERAL1"
+    assert link["permalink"] == (
+        f"https://chegou.slack.com/archives/C0GENERAL1/p{parent.replace('.', '')}"
+    )
+    threaded = client.chat_getPermalink(channel="C0GENERAL1", message_ts=reply)["permalink"]
+    assert threaded.endswith(f"?thread_ts={parent}&cid=C0GENERAL1")
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_getPermalink(channel="C0GENERAL1", message_ts="1.000001")
+    assert _error(exc) == "message_not_found"
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_getPermalink(channel="C0NOPE0001", message_ts=parent)
+    assert _error(exc) == "channel_not_found"
