@@ -28,9 +28,11 @@ order built and both detectors run on all: the reference the tests hold the fast
 from __future__ import annotations
 
 import gc
+import logging
 import mmap
 import multiprocessing
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +60,8 @@ from integrations.shopify.duplicates import (
 from integrations.shopify.ips import DEFAULT_IP_SOURCES, IpReport, _parse_sources, sort_entries
 from integrations.shopify.ips import ip_report as build_ip_report
 from integrations.shopify.orders import Order, orders_from_jsonl, paused_gc
+
+log = logging.getLogger(__name__)
 
 # Below this size the process start-up costs more than it saves.
 MIN_PARALLEL_BYTES = 32 * 1024 * 1024
@@ -169,6 +173,7 @@ def split_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
 def _run_workers(
     path: Path, params: DetectParams, workers: int
 ) -> tuple[DuplicateReport, IpReport]:
+    started = time.perf_counter()
     ranges = split_ranges(path, workers)
     ctx = multiprocessing.get_context("spawn")
     conns: list[Connection] = []
@@ -208,6 +213,7 @@ def _run_workers(
         del located
         # 3. each worker's findings, merged in the detectors' order
         parts = [_recv(c) for c in conns]
+        spent = time.perf_counter() - started
     finally:
         for conn in conns:
             conn.close()
@@ -217,8 +223,16 @@ def _run_workers(
             if proc.is_alive():
                 proc.kill()
             proc.join(timeout=10)
-    dups, ips = parts[0]
-    for more_dups, more_ips in parts[1:]:
+    log.info(
+        "bulk detection size_mb=%.0f workers=%d seconds=%.2f findings=%d stages=%s",
+        path.stat().st_size / 1e6,
+        len(parts),
+        spent,
+        sum(len(d.findings) for d, _, _ in parts),
+        " | ".join(_Stages.describe(t) for _, _, t in parts),
+    )
+    dups, ips, _ = parts[0]
+    for more_dups, more_ips, _ in parts[1:]:
         dups.findings.extend(more_dups.findings)
         ips.entries.extend(more_ips.entries)
         ips.excluded += more_ips.excluded
@@ -401,6 +415,23 @@ def deal(located: Sequence[Located], workers: int) -> list[Located]:
 
 
 # --- worker ----------------------------------------------------------------------------------
+class _Stages:
+    """Seconds a worker spent per stage, for the parent's log line (where the time went)."""
+
+    def __init__(self) -> None:
+        self.spent: list[tuple[str, float]] = []
+        self._last = time.perf_counter()
+
+    def mark(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.spent.append((stage, now - self._last))
+        self._last = now
+
+    @staticmethod
+    def describe(spent: list[tuple[str, float]]) -> str:
+        return " ".join(f"{stage}={seconds:.2f}" for stage, seconds in spent)
+
+
 @dataclass(frozen=True)
 class _WorkerFailed:
     error: str
@@ -435,7 +466,10 @@ def _worker(
     lines = _Lines(path)
     try:
         start, end = byte_range
-        _work(conn, lines, scan_lines(path, start, end, params.scan_spec()), params)
+        clock = _Stages()
+        scan = scan_lines(path, start, end, params.scan_spec())
+        clock.mark("scan")
+        _work(conn, lines, scan, params, clock)
     except Exception as exc:  # reported to the parent, which raises it
         conn.send(_WorkerFailed(f"{type(exc).__name__}: {exc}"))
     finally:
@@ -443,12 +477,16 @@ def _worker(
         conn.close()
 
 
-def _work(conn: Connection, lines: _Lines, scan: RangeScan, params: DetectParams) -> None:
+def _work(
+    conn: Connection, lines: _Lines, scan: RangeScan, params: DetectParams, clock: _Stages
+) -> None:
     # 1. orphaned line items (as raw lines), phone blocks, (IP, customer) pairs
     orphans = {pid: [lines.at(at) for at in offsets] for pid, offsets in scan.orphans.items()}
     conn.send((orphans, _keys(scan)))
     del orphans
+    clock.mark("keys")
     received, (candidate_blocks, ip_candidates) = conn.recv()
+    clock.mark("wait")
     extra: dict[int, list[bytes]] = {}  # line items from later ranges (after this one's)
     for parent_id, raws in received.items():
         i = scan.index.get(parent_id)
@@ -460,14 +498,18 @@ def _work(conn: Connection, lines: _Lines, scan: RangeScan, params: DetectParams
     located = _locate(scan, candidate_blocks, ip_candidates, extra)
     conn.send((located, (scan.dup_scanned, scan.ip_scanned, scan.ip_without)))
     del located, extra, scan
+    clock.mark("locate")
 
     # 3. the share dealt to this worker: whole phone blocks and whole IPs
     share: Located = conn.recv()
-    conn.send(_share_reports(lines, share, params))
+    clock.mark("wait")
+    dups, ips = _share_reports(lines, share, params, clock)
+    clock.mark("detect")
+    conn.send((dups, ips, clock.spent))
 
 
 def _share_reports(
-    lines: _Lines, share: Located, params: DetectParams
+    lines: _Lines, share: Located, params: DetectParams, clock: _Stages | None = None
 ) -> tuple[DuplicateReport, IpReport]:
     """The detectors on one worker's share (every order of its blocks and IPs is in it).
 
@@ -510,6 +552,8 @@ def _share_reports(
                         counted[0] += 1
                         counted[1] += waiting
         keys.append(groups)
+    if clock is not None:
+        clock.mark("products")
     dup_orders: list[Order] = []
     ip_orders: list[Order] = []
     for offset, nodes, groups, ip in zip(
@@ -522,6 +566,8 @@ def _share_reports(
                 dup_orders.append(order)
             if ip:
                 ip_orders.append(order)
+    if clock is not None:
+        clock.mark("build")
     return _reports(dup_orders, ip_orders, params)
 
 
