@@ -37,9 +37,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 
 # Below this size the process start-up costs more than it saves.
 MIN_PARALLEL_BYTES = 32 * 1024 * 1024
+RANGES_PER_WORKER = 8
 
 Hashes = npt.NDArray[np.uint32]
 
@@ -174,27 +175,35 @@ def _run_workers(
     path: Path, params: DetectParams, workers: int
 ) -> tuple[DuplicateReport, IpReport]:
     started = time.perf_counter()
-    ranges = split_ranges(path, workers)
+    # More ranges than workers, handed out as workers free up: where the costly orders sit in
+    # the file (those inside the duplicate window) is not known in advance.
+    ranges = iter(split_ranges(path, workers * RANGES_PER_WORKER))
     ctx = multiprocessing.get_context("spawn")
     conns: list[Connection] = []
     procs = []
     try:
-        for start, end in ranges:
+        for _ in range(workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(
-                target=_worker,
-                args=(child, str(path), (start, end), params),
-                daemon=True,
-            )
+            proc = ctx.Process(target=_worker, args=(child, str(path), params), daemon=True)
             proc.start()
             child.close()
             conns.append(parent)
             procs.append(proc)
+            parent.send(next(ranges, None))
+        scanning = list(conns)
+        while scanning:
+            for ready in wait(scanning):
+                conn = cast(Connection, ready)
+                _recv(conn)  # done with its range: the next one, or None (scan over)
+                byte_range = next(ranges, None)
+                conn.send(byte_range)
+                if byte_range is None:
+                    scanning.remove(conn)
         # 1. orphaned line items, phone blocks, (IP, customer) pairs
-        first: list[tuple[dict[str, list[bytes]], _Keys]] = [_recv(c) for c in conns]
+        first: list[tuple[dict[str, list[_RawItem]], _Keys]] = [_recv(c) for c in conns]
         candidates = _candidates([keys for _, keys in first], params.min_orders)
         for i, conn in enumerate(conns):
-            theirs: dict[str, list[bytes]] = {}
+            theirs: dict[str, list[_RawItem]] = {}
             for j, (orphans, _) in enumerate(first):
                 if j != i:
                     for parent_id, raws in orphans.items():
@@ -245,6 +254,7 @@ def _run_workers(
 
 
 _Keys = tuple[bytes, bytes, bytes, bytes]  # blocks, their pending flags, IPs, their customers
+_RawItem = tuple[int, bytes]  # a line item another worker read: (offset, raw line)
 
 
 def _keys(scan: RangeScan) -> _Keys:
@@ -274,7 +284,7 @@ def _locate(
     scan: RangeScan,
     candidate_blocks: Hashes,
     ip_candidates: Hashes,
-    extra: dict[int, list[bytes]],
+    extra: dict[int, list[_RawItem]],
 ) -> Located:
     """The orders of the range in a candidate block or with a candidate IP, as rows."""
     blocks = np.frombuffer(scan.blocks, dtype=np.uint32)
@@ -348,8 +358,8 @@ class Located:
 
     `block` is the order's phone block hash when it takes part in duplicate detection, `ip`
     its IP hash when it takes part in the IP report (0: not for that report). Row r's line
-    items are `item_offsets[starts[r]:starts[r] + item_counts[r]]`, then `raw_items[r]` (items
-    another range held, as raw lines).
+    items are `item_offsets[starts[r]:starts[r] + item_counts[r]]` and `raw_items[r]` (items
+    another worker read, sent as (offset, raw line)), in the order of their offsets.
     """
 
     offsets: npt.NDArray[np.int64]
@@ -358,7 +368,7 @@ class Located:
     ips: Hashes
     item_counts: npt.NDArray[np.int64]
     item_offsets: npt.NDArray[np.int64]
-    raw_items: dict[int, list[bytes]]
+    raw_items: dict[int, list[_RawItem]]
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -383,7 +393,7 @@ class Located:
 
     @staticmethod
     def join(parts: Sequence[Located]) -> Located:
-        raw_items: dict[int, list[bytes]] = {}
+        raw_items: dict[int, list[_RawItem]] = {}
         base = 0
         for part in parts:
             raw_items.update({base + r: raws for r, raws in part.raw_items.items()})
@@ -454,20 +464,20 @@ class _Lines:
         self._file.close()
 
 
-def _worker(
-    conn: Connection,
-    path: str,
-    byte_range: tuple[int, int],
-    params: DetectParams,
-) -> None:
+def _worker(conn: Connection, path: str, params: DetectParams) -> None:
     # A short-lived process building only acyclic objects: the cyclic collector would just
     # re-scan everything it holds after every allocation burst.
     gc.disable()
     lines = _Lines(path)
     try:
-        start, end = byte_range
         clock = _Stages()
-        scan = scan_lines(path, start, end, params.scan_spec())
+        spec = params.scan_spec()
+        scan = RangeScan()
+        while (byte_range := conn.recv()) is not None:
+            start, end = byte_range
+            scan_lines(path, start, end, spec, into=scan)
+            conn.send(None)  # ready for another range
+        scan.finish()
         clock.mark("scan")
         _work(conn, lines, scan, params, clock)
     except Exception as exc:  # reported to the parent, which raises it
@@ -481,13 +491,13 @@ def _work(
     conn: Connection, lines: _Lines, scan: RangeScan, params: DetectParams, clock: _Stages
 ) -> None:
     # 1. orphaned line items (as raw lines), phone blocks, (IP, customer) pairs
-    orphans = {pid: [lines.at(at) for at in offsets] for pid, offsets in scan.orphans.items()}
+    orphans = {pid: [(at, lines.at(at)) for at in offsets] for pid, offsets in scan.orphans.items()}
     conn.send((orphans, _keys(scan)))
     del orphans
     clock.mark("keys")
     received, (candidate_blocks, ip_candidates) = conn.recv()
     clock.mark("wait")
-    extra: dict[int, list[bytes]] = {}  # line items from later ranges (after this one's)
+    extra: dict[int, list[_RawItem]] = {}  # line items another worker read
     for parent_id, raws in received.items():
         i = scan.index.get(parent_id)
         if i is not None:
@@ -536,8 +546,13 @@ def _share_reports(
             strict=True,
         )
     ):
-        nodes = [loads(at(c)) for c in item_offsets[start : start + count]]
-        nodes.extend(loads(r) for r in share.raw_items.get(row, ()))
+        mine = item_offsets[start : start + count]
+        others = share.raw_items.get(row)
+        if others:  # in file order, whoever read them
+            merged = sorted([(c, b"") for c in mine] + others)
+            nodes = [loads(raw or at(c)) for c, raw in merged]
+        else:
+            nodes = [loads(at(c)) for c in mine]
         items.append(nodes)
         groups = []
         if block:

@@ -245,9 +245,22 @@ class RangeScan:
     child_offsets: array[int] = field(default_factory=lambda: array("q"))  # each line item's
     child_orders: array[int] = field(default_factory=lambda: array("q"))  # its order, or -1
     orphans: dict[str, list[int]] = field(default_factory=dict)  # parent elsewhere → offsets
+    # line items met before their order (another range's, usually): (parent id, item number)
+    early: list[tuple[str, int]] = field(default_factory=list)
     dup_scanned: int = 0
     ip_scanned: int = 0
     ip_without: int = 0
+
+    def finish(self) -> None:
+        """Attach the line items met before their order; the rest are orphans (their order
+        is in a range another worker read)."""
+        for parent, item in self.early:
+            owner = self.index.get(parent)
+            if owner is None:
+                self.orphans.setdefault(parent, []).append(self.child_offsets[item])
+            else:
+                self.child_orders[item] = owner
+        self.early.clear()
 
     def items_of(
         self, orders: npt.NDArray[np.int64]
@@ -262,15 +275,20 @@ class RangeScan:
         return np.bincount(rows, minlength=len(orders)).astype(np.int64), offsets
 
 
-def scan_range(path: str, start: int, end: int, spec: ScanSpec) -> RangeScan:
+def scan_range(
+    path: str, start: int, end: int, spec: ScanSpec, into: RangeScan | None = None
+) -> RangeScan:
     """Read the lines in [start, end) of `path` (cut at line ends) into a `RangeScan`.
+
+    With `into`, adds to that scan (a worker handed several ranges, in any order); call
+    `RangeScan.finish` once every range is read.
 
     Line items are only located here (parent id and offset, in two flat lists: a dict of lists
     per parent cost more than the rest of the line items' scan); their product keys are read
     later, and only for candidate orders (`child_key`). This loop runs once per line of a
     million-order file, hence the local names and the inlined checks.
     """
-    scan = RangeScan()
+    scan = RangeScan() if into is None else into
     offsets, index, blocks = scan.offsets, scan.index, scan.blocks
     ip_hashes, customer_hashes = scan.ip_hashes, scan.customer_hashes
     child_offsets, child_orders = scan.child_offsets, scan.child_orders
@@ -279,9 +297,8 @@ def scan_range(path: str, start: int, end: int, spec: ScanSpec) -> RangeScan:
     pending = scan.pending
     dup_scanned = ip_scanned = ip_without = 0
     marker, skip = _PARENT_KEY, len(_PARENT_KEY)
-    # line items met before their order (usually another range's): (parent id, item number)
-    early: list[tuple[str, int]] = []
-    n = 0  # orders so far
+    early = scan.early
+    n = len(offsets)  # orders so far
     with open(path, "rb") as fh:
         fh.seek(start)
         pos = start
@@ -340,11 +357,9 @@ def scan_range(path: str, start: int, end: int, spec: ScanSpec) -> RangeScan:
                 customer_hashes.append(customer_hash)
             if pos >= end:
                 break
-    for parent, item in early:
-        owner = index.get(parent)
-        if owner is None:
-            scan.orphans.setdefault(parent, []).append(child_offsets[item])
-        else:
-            child_orders[item] = owner
-    scan.dup_scanned, scan.ip_scanned, scan.ip_without = dup_scanned, ip_scanned, ip_without
+    scan.dup_scanned += dup_scanned
+    scan.ip_scanned += ip_scanned
+    scan.ip_without += ip_without
+    if into is None:
+        scan.finish()
     return scan

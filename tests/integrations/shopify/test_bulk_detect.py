@@ -148,7 +148,7 @@ def test_deal_sends_each_block_and_ip_whole_to_one_worker_in_file_order() -> Non
             ips=np.array(ips, dtype=np.uint32),
             item_counts=np.array([1] * n, dtype=np.int64),
             item_offsets=np.arange(1000 + first_offset, 1000 + first_offset + n, dtype=np.int64),
-            raw_items={n - 1: [b'{"late": true}']},
+            raw_items={n - 1: [(5000, b'{"late": true}')]},
         )
 
     # worker 0's rows, then worker 1's: blocks 4 and 6 (even), 5 (odd); IPs 8 (even), 9 (odd)
@@ -158,9 +158,9 @@ def test_deal_sends_each_block_and_ip_whole_to_one_worker_in_file_order() -> Non
     assert even.blocks.tolist() == [4, 0, 0, 6, 4]  # block 5 went to the odd worker
     assert even.ips.tolist() == [0, 8, 8, 0, 0]
     assert even.item_offsets.tolist() == [1000, 1001, 1002, 1010, 1011]
-    assert even.raw_items == {2: [b'{"late": true}']}
+    assert even.raw_items == {2: [(5000, b'{"late": true}')]}
     assert odd.offsets.tolist() == [0, 1, 11, 12]
     assert odd.blocks.tolist() == [0, 5, 0, 5] and odd.ips.tolist() == [9, 0, 9, 0]
-    assert odd.raw_items == {3: [b'{"late": true}']}
+    assert odd.raw_items == {3: [(5000, b'{"late": true}')]}
     starts = odd.starts().tolist()
     assert [odd.item_offsets[s] for s in starts] == [1000, 1001, 1011, 1012]

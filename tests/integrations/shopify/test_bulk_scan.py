@@ -109,6 +109,13 @@ def test_odd_lines_give_the_plain_reports(tmp_path: Path, monkeypatch: pytest.Mo
     )
     parallel = detect_file(path, params, workers=2)
     assert summary(*parallel) == summary(*single)
+    # one range per line, handed out as the workers ask: every order's items come from
+    # ranges read by either worker, in any order, and still attach in file order
+    data = path.read_bytes()
+    starts = [0, *[i + 1 for i, byte in enumerate(data) if byte == 10][:-1]]
+    per_line = list(zip(starts, [*starts[1:], len(data)], strict=True))
+    monkeypatch.setattr(bulk_detect, "split_ranges", lambda p, parts: per_line)
+    assert summary(*detect_file(path, params, workers=2)) == summary(*single)
     dups, ips = single
     certain = [f for f in dups.findings if f.confidence == "certain"]
     assert {d.id.rsplit("/", 1)[1] for f in certain for d in f.duplicates} >= {"2", "3", "6"}
