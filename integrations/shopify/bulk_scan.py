@@ -212,18 +212,13 @@ class ScanSpec:
 _PARENT_KEY = b'"__parentId":"'
 
 
-def parent_of(raw: bytes) -> str | None:
-    """The `__parentId` of a line-item line read off its bytes, None for an order line.
+def _parent_at(raw: bytes, at: int) -> str:
+    """The `__parentId` value starting at `at`, read off a line-item line's bytes.
 
     An unescaped `"__parentId":"` can only be that key (a quote inside a JSON string is always
     escaped), and Shopify writes it only on child lines. An id with an escape in it is decoded
     properly instead. (`scan_range` inlines the common case.)
     """
-    at = raw.find(_PARENT_KEY)
-    return None if at < 0 else _parent_at(raw, at + len(_PARENT_KEY))
-
-
-def _parent_at(raw: bytes, at: int) -> str:
     stop = raw.find(b'"', at)
     value = raw[at:stop]
     if stop < 0 or b"\\" in value:

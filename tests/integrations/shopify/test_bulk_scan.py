@@ -11,7 +11,7 @@ import pytest
 
 from integrations.shopify import bulk_detect
 from integrations.shopify.bulk_detect import DetectParams, detect_every_order, detect_file
-from integrations.shopify.bulk_scan import ScanSpec, decode_line, parent_of, phone_of, scan_range
+from integrations.shopify.bulk_scan import ScanSpec, decode_line, phone_of, scan_range
 from integrations.shopify.ips import _parse_sources
 from tests.integrations.shopify.test_bulk_detect import summary
 
@@ -147,12 +147,19 @@ def test_decode_line_falls_back_to_a_lenient_read() -> None:
     assert child.variant.id == "9"
 
 
-def test_parent_of_reads_the_key_off_the_bytes() -> None:
-    assert parent_of(dumps(item(1, 42)).encode()) == "gid://shopify/Order/42"
-    assert parent_of(b'{"id":"x","__parentId":"gid:\\/\\/shopify\\/Order\\/7"}') == (
-        "gid://shopify/Order/7"
-    )
-    assert parent_of(dumps(order(1, None, days_ago=1, ip="1.2.3.4")).encode()) is None
-    # the text inside a string value is escaped, so it is never taken for the key
-    note = {"id": "o", "note": 'say "__parentId":"gid://x"', "createdAt": "2026-11-01T00:00:00Z"}
-    assert parent_of(dumps(note).encode()) is None
+def test_line_items_are_told_apart_by_their_parent_key_only(tmp_path: Path) -> None:
+    # an order quoting the key in a string value stays an order (the quotes are escaped);
+    # a line item whose parent id carries a JSON escape ("\/") is decoded properly
+    note = [{"key": "obs", "value": 'say "__parentId":"gid://shopify/Order/1"'}]
+    escaped = dumps(item(2, 1)).replace("gid://shopify/Order/1", "gid:\\/\\/shopify\\/Order\\/1")
+    lines = [
+        dumps(order(1, "+55 11 98765-4321", days_ago=1, ip="1.2.3.4", customAttributes=note)),
+        dumps(item(1, 1)),
+        escaped,
+    ]
+    path = tmp_path / "quoted.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    spec = ScanSpec.of(NOW, 30, 30, _parse_sources(("attribute:IP address",)), [])
+    scan = scan_range(str(path), 0, path.stat().st_size, spec)
+    assert list(scan.index) == ["gid://shopify/Order/1"]
+    assert list(scan.child_orders) == [0, 0] and scan.orphans == {}
