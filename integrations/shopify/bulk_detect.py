@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from integrations.shopify.bulk_scan import (
+    BadLine,
     RangeScan,
     ScanSpec,
     key_hash,
@@ -310,6 +311,8 @@ def _recv(conn: Connection) -> Any:
     except EOFError:
         raise RuntimeError("bulk detection worker exited without an answer") from None
     if isinstance(message, _WorkerFailed):
+        if message.bad_file:
+            raise BadLine(message.error)
         raise RuntimeError(f"bulk detection worker failed: {message.error}")
     return message
 
@@ -445,6 +448,7 @@ class _Stages:
 @dataclass(frozen=True)
 class _WorkerFailed:
     error: str
+    bad_file: bool = False
 
 
 class _Lines:
@@ -480,6 +484,8 @@ def _worker(conn: Connection, path: str, params: DetectParams) -> None:
         scan.finish()
         clock.mark("scan")
         _work(conn, lines, scan, params, clock)
+    except BadLine as exc:  # the export, not the code: the parent says so
+        conn.send(_WorkerFailed(str(exc), bad_file=True))
     except Exception as exc:  # reported to the parent, which raises it
         conn.send(_WorkerFailed(f"{type(exc).__name__}: {exc}"))
     finally:
@@ -527,6 +533,18 @@ def _share_reports(
     pending, can hold a duplicate: the other orders of the block are left out before any
     order is built.
     """
+    import orjson
+
+    try:
+        return _detect_share(lines, share, params, clock)
+    except orjson.JSONDecodeError:
+        # Line items are first decoded here (the scan only located them).
+        raise BadLine("a line item of the export is not valid JSON") from None
+
+
+def _detect_share(
+    lines: _Lines, share: Located, params: DetectParams, clock: _Stages | None
+) -> tuple[DuplicateReport, IpReport]:
     import orjson
 
     from integrations.shopify.orders import order_from_node

@@ -76,15 +76,30 @@ class Line(msgspec.Struct, gc=False):
 
 
 _decode = msgspec.json.Decoder(Line).decode
+
+
+class BadLine(ValueError):
+    """The export holds a line that is not an order or line item (truncated, not JSON)."""
+
+
 _canonical_v4 = CANONICAL_V4.fullmatch
 
 
-def decode_line(raw: bytes) -> Line:
-    """A JSONL line as a `Line`; odd shapes are read leniently (see the module docstring)."""
+def decode_line(raw: bytes, at: int | None = None) -> Line:
+    """A JSONL line as a `Line`; odd shapes are read leniently (see the module docstring).
+
+    Raises `BadLine` for a line that is not JSON or not an order or line item at all.
+    """
+    where = "" if at is None else f" at byte {at}"
     try:
         return _decode(raw)
     except msgspec.ValidationError:
-        return _lenient(orjson.loads(raw))
+        try:
+            return _lenient(orjson.loads(raw))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise BadLine(f"line{where} is not an order or line item ({exc})") from None
+    except msgspec.DecodeError:
+        raise BadLine(f"line{where} is not valid JSON") from None
 
 
 def _text(value: Any) -> str | None:
@@ -314,11 +329,11 @@ def scan_range(
                 child_offsets.append(at)
                 child_orders.append(owner)
             elif raw[0] == 123 or raw.strip():  # "{" starts every order line: no copy
-                line = decode_line(raw)
+                line = decode_line(raw, at)
                 order_id = line.id
                 created = line.createdAt
                 if order_id is None or created is None:
-                    raise ValueError(f"order line at byte {at} has no id or createdAt")
+                    raise BadLine(f"order line at byte {at} has no id or createdAt")
                 index[order_id] = n
                 n += 1
                 offsets.append(at)

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from sqlmodel import select
 
 from bot.db import session_scope
+from integrations.runtime.errors import BadResponse
 from integrations.shopify.bulk_detect import DetectParams, detect_file
+from integrations.shopify.bulk_scan import BadLine
 from integrations.shopify.client import ShopifyClient
 from integrations.shopify.duplicates import DuplicateReport, find_duplicates
 from integrations.shopify.ips import DEFAULT_IP_SOURCES, IpReport, ip_report, normalize_ip
@@ -72,7 +74,12 @@ def _bulk_reports(hub: Hub, store: str, days: int, params: DetectParams) -> Bulk
     with tempfile.TemporaryDirectory(prefix="chegou-shopify-") as tmp:
         path = Path(tmp) / "orders.jsonl"
         client.bulk_to_file(search, path)
-        dups, ips = detect_file(path, params)
+        try:
+            dups, ips = detect_file(path, params)
+        except BadLine as exc:  # Shopify's file, not our code: say which service failed
+            raise BadResponse(
+                f"bulk export unreadable: {exc}", integration="shopify", operation="bulk.detect"
+            ) from exc
     dups.warnings.extend(warnings)
     ips.warnings.extend(warnings)
     return dups, ips

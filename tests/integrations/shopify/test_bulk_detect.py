@@ -164,3 +164,25 @@ def test_deal_sends_each_block_and_ip_whole_to_one_worker_in_file_order() -> Non
     assert odd.raw_items == {3: [(5000, b'{"late": true}')]}
     starts = odd.starts().tolist()
     assert [odd.item_offsets[s] for s in starts] == [1000, 1001, 1011, 1012]
+
+
+def test_a_corrupt_bulk_export_is_reported_as_a_shopify_failure(
+    shopify_sim: Sim, make_shop_hub: Callable[..., Hub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integrations.runtime.errors import BadResponse, user_message
+    from integrations.shopify.client import ShopifyClient
+
+    download = ShopifyClient.bulk_to_file
+
+    def truncated(self: ShopifyClient, search: str, path: Path) -> Any:
+        result = download(self, search, path)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])  # the connection dropped mid-file
+        return result
+
+    monkeypatch.setattr(ShopifyClient, "bulk_to_file", truncated)
+    hub = make_shop_hub(shopify_bulk_threshold_days=10)
+    with pytest.raises(BadResponse) as failure:
+        duplicates_report(hub, "br", 30)
+    assert failure.value.integration == "shopify" and failure.value.category == "bad_response"
+    assert "respondeu de forma inesperada" in user_message(failure.value)

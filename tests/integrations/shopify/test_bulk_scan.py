@@ -11,7 +11,13 @@ import pytest
 
 from integrations.shopify import bulk_detect
 from integrations.shopify.bulk_detect import DetectParams, detect_every_order, detect_file
-from integrations.shopify.bulk_scan import ScanSpec, decode_line, phone_of, scan_range
+from integrations.shopify.bulk_scan import (
+    BadLine,
+    ScanSpec,
+    decode_line,
+    phone_of,
+    scan_range,
+)
 from integrations.shopify.ips import _parse_sources
 from tests.integrations.shopify.test_bulk_detect import summary
 
@@ -163,3 +169,25 @@ def test_line_items_are_told_apart_by_their_parent_key_only(tmp_path: Path) -> N
     scan = scan_range(str(path), 0, path.stat().st_size, spec)
     assert list(scan.index) == ["gid://shopify/Order/1"]
     assert list(scan.child_orders) == [0, 0] and scan.orphans == {}
+
+
+def test_an_unreadable_export_raises_bad_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "odd.jsonl"
+    cut = odd_file(path)
+    good = path.read_bytes()
+    params = DetectParams(now=NOW, dup_days=30, ip_days=30)
+    monkeypatch.setattr(bulk_detect, "MIN_PARALLEL_BYTES", 0)  # two workers even here
+    truncated = good[: cut - 40] + b"\n" + good[cut:]  # an order line cut short
+    not_an_order = good + b'{"name": "#1", "createdAt": "2026-11-01T00:00:00Z"}\n'
+    bad_item = good + b'{"id":"gid://shopify/LineItem/99","__parentId":"gid://shopify/Order/6"\n'
+    for data, why in (
+        (truncated, "not valid JSON"),
+        (not_an_order, "has no id"),
+        (bad_item, "line item"),  # only decoded once its order is a candidate
+    ):
+        path.write_bytes(data)
+        for workers in (1, 2):
+            with pytest.raises(BadLine, match=why):
+                detect_file(path, params, workers=workers)
