@@ -90,16 +90,19 @@ def decode_line(raw: bytes, at: int | None = None) -> Line:
 
     Raises `BadLine` for a line that is not JSON or not an order or line item at all.
     """
-    where = "" if at is None else f" at byte {at}"
     try:
         return _decode(raw)
     except msgspec.ValidationError:
         try:
             return _lenient(orjson.loads(raw))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise BadLine(f"line{where} is not an order or line item ({exc})") from None
+            raise BadLine(f"line{_at(at)} is not an order or line item ({exc})") from None
     except msgspec.DecodeError:
-        raise BadLine(f"line{where} is not valid JSON") from None
+        raise BadLine(f"line{_at(at)} is not valid JSON") from None
+
+
+def _at(offset: int | None) -> str:
+    return "" if offset is None else f" at byte {offset}"
 
 
 def _text(value: Any) -> str | None:
