@@ -43,6 +43,7 @@ from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from integrations.shopify.bulk_scan import (
     BadLine,
@@ -60,7 +61,7 @@ from integrations.shopify.duplicates import (
 )
 from integrations.shopify.ips import DEFAULT_IP_SOURCES, IpReport, _parse_sources, sort_entries
 from integrations.shopify.ips import ip_report as build_ip_report
-from integrations.shopify.orders import Order, orders_from_jsonl, paused_gc
+from integrations.shopify.orders import Order, order_from_node, orders_from_jsonl, paused_gc
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +125,14 @@ def _detect_inline(path: Path, params: DetectParams) -> tuple[DuplicateReport, I
         dups, ips = _share_reports(lines, share, params)
     finally:
         lines.close()
-    dups.orders_scanned = scan.dup_scanned
-    ips.orders_scanned = scan.ip_scanned
-    ips.orders_without_ip = scan.ip_without
+    return _counted(dups, ips, (scan.dup_scanned, scan.ip_scanned, scan.ip_without))
+
+
+def _counted(
+    dups: DuplicateReport, ips: IpReport, counters: Sequence[int]
+) -> tuple[DuplicateReport, IpReport]:
+    """The reports with the scans' counters (the detectors only saw candidates)."""
+    dups.orders_scanned, ips.orders_scanned, ips.orders_without_ip = counters
     return dups, ips
 
 
@@ -248,10 +254,7 @@ def _run_workers(
         ips.excluded += more_ips.excluded
     dups.findings = sort_findings(dups.findings)
     ips.entries = sort_entries(ips.entries)
-    dups.orders_scanned = scanned[0]
-    ips.orders_scanned = scanned[1]
-    ips.orders_without_ip = scanned[2]
-    return dups, ips
+    return _counted(dups, ips, scanned)
 
 
 _Keys = tuple[bytes, bytes, bytes, bytes]  # blocks, their pending flags, IPs, their customers
@@ -533,8 +536,6 @@ def _share_reports(
     pending, can hold a duplicate: the other orders of the block are left out before any
     order is built.
     """
-    import orjson
-
     try:
         return _detect_share(lines, share, params, clock)
     except orjson.JSONDecodeError:
@@ -545,10 +546,6 @@ def _share_reports(
 def _detect_share(
     lines: _Lines, share: Located, params: DetectParams, clock: _Stages | None
 ) -> tuple[DuplicateReport, IpReport]:
-    import orjson
-
-    from integrations.shopify.orders import order_from_node
-
     loads = orjson.loads
     at = lines.at
     item_offsets = share.item_offsets.tolist()

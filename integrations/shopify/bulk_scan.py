@@ -7,8 +7,9 @@ say) is decoded again with orjson and read leniently, the way the paged path rea
 an odd line costs time, never a finding.
 
 Per order the scan keeps the file offset (full orders are built later, for candidates only),
-the phone block of orders that count for duplicates, and the hashed buyer IP and customer key of
-orders in the IP window. Line items are kept as (product key, offset) under their parent id.
+the phone block of orders that count for duplicates and whether they are pending, and the
+hashed buyer IP and customer key of orders in the IP window. Line items are only located: their
+offset and their order's position.
 Hashes are CRC-32, the same in every process; a collision only adds a candidate that the real
 detectors then leave out.
 """
@@ -27,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from integrations.shopify.duplicates import phone_block, processed_matcher
-from integrations.shopify.ips import CANONICAL_V4, customer_key_of, normalize_ip
+from integrations.shopify.duplicates import has_processed_tag, phone_block, processed_matcher
+from integrations.shopify.ips import customer_key_of, normalize_ip
 from integrations.shopify.orders import parse_time
 
 
@@ -80,9 +81,6 @@ _decode = msgspec.json.Decoder(Line).decode
 
 class BadLine(ValueError):
     """The export holds a line that is not an order or line item (truncated, not JSON)."""
-
-
-_canonical_v4 = CANONICAL_V4.fullmatch
 
 
 def decode_line(raw: bytes, at: int | None = None) -> Line:
@@ -187,7 +185,7 @@ def ip_of(line: Line, sources: Sequence[tuple[str | None, str]]) -> str | None:
             else _attribute(line.customAttributes, attribute, folded)
         )
         if raw:
-            ip = raw if _canonical_v4(raw) else normalize_ip(raw)
+            ip = normalize_ip(raw)
             if ip is not None:
                 return ip
     return None
@@ -230,19 +228,10 @@ class ScanSpec:
 _PARENT_KEY = b'"__parentId":"'
 
 
-def _parent_at(raw: bytes, at: int) -> str:
-    """The `__parentId` value starting at `at`, read off a line-item line's bytes.
-
-    An unescaped `"__parentId":"` can only be that key (a quote inside a JSON string is always
-    escaped), and Shopify writes it only on child lines. An id with an escape in it is decoded
-    properly instead. (`scan_range` inlines the common case.)
-    """
-    stop = raw.find(b'"', at)
-    value = raw[at:stop]
-    if stop < 0 or b"\\" in value:
-        parent = decode_line(raw).parentId
-        return parent if parent is not None else ""
-    return value.decode()
+def _decoded_parent(raw: bytes) -> str:
+    """The `__parentId` of a line-item line whose id the byte scan cannot take as is."""
+    parent = decode_line(raw).parentId
+    return parent if parent is not None else ""
 
 
 @dataclass
@@ -298,7 +287,9 @@ def scan_range(
 
     Line items are only located here (parent id and offset, in two flat lists: a dict of lists
     per parent cost more than the rest of the line items' scan); their product keys are read
-    later, and only for candidate orders (`child_key`). This loop runs once per line of a
+    later, and only for candidate orders. An unescaped `"__parentId":"` can only be that key (a
+    quote inside a JSON string is always escaped), and Shopify writes it only on line items; an
+    id with an escape in it is decoded properly. This loop runs once per line of a
     million-order file, hence the local names and the inlined checks.
     """
     scan = RangeScan() if into is None else into
@@ -323,8 +314,8 @@ def scan_range(
                 marked += skip
                 stop = raw.find(b'"', marked)
                 value = raw[marked:stop]
-                escaped = stop < 0 or b"\\" in value  # then decode the line properly
-                parent = _parent_at(raw, marked) if escaped else value.decode()
+                escaped = stop < 0 or b"\\" in value
+                parent = _decoded_parent(raw) if escaped else value.decode()
                 owner = index.get(parent)
                 if owner is None:
                     early.append((parent, len(child_orders)))
@@ -347,10 +338,7 @@ def scan_range(
                     digits = phone_block(phone)
                     if digits is not None:
                         block = crc32(digits.encode()) or 1  # key_hash(digits), inlined
-                        tags = line.tags
-                        waiting = not tags or not any(
-                            t.strip().casefold() in processed for t in tags
-                        )
+                        waiting = not has_processed_tag(line.tags or (), processed)
                 blocks.append(block)
                 pending.append(waiting)
                 ip_hash = customer_hash = 0

@@ -83,7 +83,12 @@ def processed_matcher(tags: Iterable[str]) -> frozenset[str]:
 
 
 def is_processed(order: Order, processed: frozenset[str]) -> bool:
-    return any(tag.strip().casefold() in processed for tag in order.tags)
+    return has_processed_tag(order.tags, processed)
+
+
+def has_processed_tag(tags: Iterable[str], processed: frozenset[str]) -> bool:
+    """Whole-tag, case-insensitive match against `processed_matcher`'s set."""
+    return any(tag.strip().casefold() in processed for tag in tags)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ DEFAULT_IP_SOURCES = ("attribute:IP address", "clientIp")
 
 
 # A dotted quad already in its normal form (most buyer IPs): no need for `ipaddress`.
-CANONICAL_V4 = re.compile(
+_CANONICAL_V4 = re.compile(
     r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
 )
 
@@ -33,7 +33,7 @@ CANONICAL_V4 = re.compile(
 def normalize_ip(value: str | None) -> str | None:
     if not value:
         return None
-    if CANONICAL_V4.fullmatch(value):  # fast path: canonical dotted quad
+    if _CANONICAL_V4.fullmatch(value):  # fast path: canonical dotted quad
         return value
     if _SYSTEM_V6_IS_CANONICAL and ":" in value and "." not in value:
         # Fast path: IPv6 already in its normal form once lower-cased. The C library writes
