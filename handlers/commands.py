@@ -50,7 +50,7 @@ def describe_failure(exc: BaseException, what: str, ref: str) -> str:
         return f"{exc}{tail}"
     if isinstance(exc, IntegrationError):
         return f"Não consegui {what}: {user_message(exc)}{tail}"
-    slack_error = _slack_error_code(exc)
+    slack_error = slack_error_code(exc)
     if slack_error == "not_in_channel":
         return (
             f"Não consegui {what}: não estou neste canal. Me convide com "
@@ -71,7 +71,8 @@ def describe_failure(exc: BaseException, what: str, ref: str) -> str:
     return f"Algo deu errado ao {what}. Tente de novo em alguns minutos.{tail}"
 
 
-def _slack_error_code(exc: BaseException) -> str | None:
+def slack_error_code(exc: BaseException) -> str | None:
+    """Slack's error code of a failed Web API call (e.g. `message_not_found`), else None."""
     response = getattr(exc, "response", None)
     if response is None or exc.__class__.__name__ != "SlackApiError":
         return None
@@ -112,7 +113,7 @@ class SlackCommandContext:
                 channel=self.channel_id, user=self.user_id, text=text, blocks=blocks
             )
         except Exception as exc:
-            if _slack_error_code(exc) not in ("not_in_channel", "channel_not_found"):
+            if slack_error_code(exc) not in ("not_in_channel", "channel_not_found"):
                 raise
             # Not a member of the channel: a DM still reaches the person.
             self.client.chat_postMessage(channel=self.user_id, text=text, blocks=blocks)

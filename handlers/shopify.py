@@ -775,12 +775,9 @@ def _permalink(client: Any, channel: str, ts: str | None) -> str | None:
 
 def _slack_error(exc: Exception) -> str:
     """Slack's error code (e.g. message_not_found) or the exception type: never the payload."""
-    response = getattr(exc, "response", None)
-    try:
-        code = response.get("error") if response is not None else None
-    except Exception:
-        code = None
-    return str(code) if code else type(exc).__name__
+    from handlers.commands import slack_error_code
+
+    return slack_error_code(exc) or type(exc).__name__
 
 
 # --- the findings message after a cancel ------------------------------------------------------
